@@ -1,0 +1,20 @@
+"""Operator kernels, one module per op family.
+
+Importing a module runs its ``@register`` decorators; this explicit list is
+the only place a new module is added (no scanning).
+"""
+
+from . import (  # noqa: F401
+    activations,
+    control_flow,
+    conv,
+    elementwise,
+    indexing,
+    linalg,
+    normalization,
+    pool,
+    reduce,
+    resize,
+    sequence,
+    shape,
+)
