@@ -13,8 +13,12 @@ from . import (  # noqa: F401
     linalg,
     normalization,
     pool,
+    quantize,
+    random,
     reduce,
     resize,
     sequence,
     shape,
+    signal,
+    text,
 )

@@ -1,0 +1,7 @@
+"""text kernels."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..registry import register
