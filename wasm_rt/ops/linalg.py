@@ -1,7 +1,129 @@
-"""linalg kernels."""
+"""Matrix products: MatMul, Gemm, Einsum and their integer/quantized forms."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..limits import check_alloc
 from ..registry import register
+
+
+def _matmul_shape(a: np.ndarray, b: np.ndarray) -> tuple[int, ...]:
+    """numpy's matmul result shape, computed before allocating it."""
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError("MatMul inputs must be at least 1-D, got a scalar")
+    a_shape = (1,) + a.shape if a.ndim == 1 else a.shape
+    b_shape = b.shape + (1,) if b.ndim == 1 else b.shape
+    if a_shape[-1] != b_shape[-2]:
+        raise ValueError(
+            f"MatMul inner dimensions differ: A is {a.shape}, B is {b.shape} "
+            f"({a_shape[-1]} vs {b_shape[-2]})"
+        )
+    try:
+        batch = np.broadcast_shapes(a_shape[:-2], b_shape[:-2])
+    except ValueError:
+        raise ValueError(
+            f"MatMul batch dimensions do not broadcast: A is {a.shape}, B is {b.shape}"
+        ) from None
+    shape = batch + (a_shape[-2], b_shape[-1])
+    if a.ndim == 1:
+        shape = shape[:-2] + shape[-1:]
+    if b.ndim == 1:
+        shape = shape[:-1]
+    return shape
+
+
+def _matmul(a, b, dtype, what: str):
+    check_alloc(_matmul_shape(a, b), dtype, what)
+    return np.matmul(a, b)
+
+
+@register("MatMul", since=1)
+def matmul(a, b):
+    out = _matmul(a, b, np.result_type(a, b), "MatMul output")
+    # numpy promotes mixed inputs; ONNX requires both to share A's type.
+    return out.astype(a.dtype, copy=False)
+
+
+def _gemm(a, b, c, alpha, beta, trans_a, trans_b):
+    if a.ndim != 2 or b.ndim != 2:
+        raise ValueError(f"Gemm needs 2-D A and B, got shapes {a.shape} and {b.shape}")
+    a = a.T if trans_a else a
+    b = b.T if trans_b else b
+    y = _matmul(a, b, a.dtype, "Gemm output")
+    if alpha != 1.0:
+        y *= y.dtype.type(alpha)
+    if c is not None and beta != 0.0:
+        c = np.asarray(c)
+        try:
+            np.broadcast_shapes(c.shape, y.shape)
+        except ValueError:
+            raise ValueError(
+                f"Gemm C of shape {c.shape} does not broadcast to the output {y.shape}"
+            ) from None
+        c = c.astype(y.dtype, copy=False)
+        # In-place add keeps A's dtype and avoids a second output-sized buffer.
+        y += c * y.dtype.type(beta) if beta != 1.0 else c
+    return y
+
+
+@register("Gemm", since=1)
+def gemm_1(a, b, c=None, *, alpha=1.0, beta=1.0, broadcast=0, transA=0, transB=0):
+    # Before opset 7 ``broadcast=0`` demanded C already had Y's shape; any model
+    # that obeyed that rule also works when we simply broadcast.
+    return _gemm(a, b, c, alpha, beta, transA, transB)
+
+
+@register("Gemm", since=7)
+def gemm_7(a, b, c=None, *, alpha=1.0, beta=1.0, transA=0, transB=0):
+    return _gemm(a, b, c, alpha, beta, transA, transB)
+
+
+@register("Einsum", since=12)
+def einsum(*inputs, equation: str):
+    eq = equation.replace(" ", "")
+    # optimize=True lets numpy pick a contraction order and route pairwise
+    # contractions through BLAS; the greedy path search is cheap.
+    return np.einsum(eq, *inputs, optimize=len(inputs) > 1)
+
+
+def _zero_point_for(zp, x: np.ndarray, axis: int) -> np.ndarray:
+    """A zero point that broadcasts against ``x``: scalar, or per row/column."""
+    zp = np.asarray(zp).astype(np.int32)
+    if zp.ndim == 0 or zp.size == 1:
+        return zp.reshape(())
+    if x.ndim >= 2 and zp.ndim == 1:
+        # A's 1-D zero point is per row (M), B's is per column (N).
+        return zp.reshape(-1, 1) if axis == -2 else zp.reshape(1, -1)
+    return zp
+
+
+@register("MatMulInteger", since=10)
+def matmul_integer(a, b, a_zero_point=None, b_zero_point=None):
+    # int32 holds every uint8/int8 difference and their products exactly; the
+    # accumulation overflow behaviour matches onnxruntime's int32 accumulator.
+    a32 = a.astype(np.int32)
+    b32 = b.astype(np.int32)
+    if a_zero_point is not None:
+        a32 -= _zero_point_for(a_zero_point, a, -2)
+    if b_zero_point is not None:
+        b32 -= _zero_point_for(b_zero_point, b, -1)
+    return _matmul(a32, b32, np.int32, "MatMulInteger output").astype(np.int32)
+
+
+def _requantize(acc: np.ndarray, scale, zero_point, dtype) -> np.ndarray:
+    info = np.iinfo(dtype)
+    # Round half to even like onnxruntime's nearbyint, then saturate.
+    y = np.rint(acc * scale) + np.asarray(zero_point).astype(np.float64)
+    return np.clip(y, info.min, info.max).astype(dtype)
+
+
+@register("QLinearMatMul", since=10)
+def qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point):
+    acc = matmul_integer(a, b, a_zero_point, b_zero_point)
+    a_scale = np.asarray(a_scale, dtype=np.float64)
+    b_scale = np.asarray(b_scale, dtype=np.float64)
+    if a_scale.ndim == 1 and a_scale.size > 1 and a.ndim >= 2:
+        a_scale = a_scale.reshape(-1, 1)
+    scale = (a_scale * b_scale / np.asarray(y_scale, dtype=np.float64)).astype(np.float32)
+    return _requantize(acc.astype(np.float64), scale, y_zero_point, np.asarray(y_zero_point).dtype)
