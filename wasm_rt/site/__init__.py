@@ -1,0 +1,1 @@
+"""Browser delivery: the Pyodide bundle, the static site, its server."""
