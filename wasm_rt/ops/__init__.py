@@ -19,6 +19,7 @@ from . import (  # noqa: F401
     resize,
     sequence,
     shape,
+    shape_build,
     signal,
     text,
 )

@@ -19,3 +19,21 @@ def normalize_axes(axes, rank: int) -> tuple[int, ...]:
 def as_int_list(t) -> list[int]:
     """An int64 tensor input (shape, axes, pads ...) as a list of Python ints."""
     return [int(v) for v in np.asarray(t).reshape(-1)]
+
+
+def check_index_range(indices: np.ndarray, dim: int, what: str) -> np.ndarray:
+    """Indices in [-dim, dim) mapped to [0, dim); anything else raises.
+
+    numpy would wrap or raise IndexError deep inside fancy indexing; a model
+    with a bad index deserves a message naming the op and the bound instead.
+    """
+    indices = np.asarray(indices).astype(np.int64, copy=False)
+    if indices.size:
+        lo, hi = int(indices.min()), int(indices.max())
+        if lo < -dim or hi >= dim:
+            bad = lo if lo < -dim else hi
+            raise ValueError(
+                f"{what}: index {bad} is out of range for a dimension of size {dim} "
+                f"(valid indices are {-dim} .. {dim - 1})"
+            )
+    return np.where(indices < 0, indices + dim, indices)
