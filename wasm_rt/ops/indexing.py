@@ -1,7 +1,212 @@
-"""indexing kernels."""
+"""Gather/scatter and other index-driven kernels.
+
+Every index is range-checked before use: numpy would silently wrap negative
+out-of-range values, and a model relying on that would give wrong answers.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..limits import check_alloc
 from ..registry import register
+from ._common import check_index_range, normalize_axis
+
+# --- Gather family -----------------------------------------------------------
+
+
+@register("Gather", since=1)
+def gather(x, indices, *, axis=0):
+    axis = normalize_axis(axis, x.ndim)
+    idx = check_index_range(indices, x.shape[axis], "Gather")
+    return np.take(x, idx, axis=axis)
+
+
+def _element_index(indices: np.ndarray, axis: int) -> tuple:
+    """Fancy index placing ``indices`` on ``axis`` and the position elsewhere."""
+    grids = list(np.meshgrid(*[np.arange(d) for d in indices.shape], indexing="ij", sparse=True))
+    grids[axis] = indices
+    return tuple(grids)
+
+
+def _check_same_rank(data, indices, what: str):
+    if indices.ndim != data.ndim:
+        raise ValueError(
+            f"{what}: indices rank {indices.ndim} differs from data rank {data.ndim}"
+        )
+    for i, (di, dd) in enumerate(zip(indices.shape, data.shape)):
+        if di > dd and dd != 0:
+            raise ValueError(
+                f"{what}: indices shape {indices.shape} exceeds data shape {data.shape} "
+                f"on axis {i}"
+            )
+
+
+@register("GatherElements", since=11)
+def gather_elements(x, indices, *, axis=0):
+    axis = normalize_axis(axis, x.ndim)
+    _check_same_rank(x, indices, "GatherElements")
+    idx = check_index_range(indices, x.shape[axis], "GatherElements")
+    return x[_element_index(idx, axis)]
+
+
+def _nd_index(data: np.ndarray, indices: np.ndarray, batch_dims: int, what: str):
+    """(batch positions, per-dim indices) addressing ``data`` for GatherND/ScatterND."""
+    k = indices.shape[-1] if indices.ndim else 0
+    if indices.ndim < 1 or k > data.ndim - batch_dims:
+        raise ValueError(
+            f"{what}: last indices dimension {k} is too large for data rank {data.ndim} "
+            f"with batch_dims={batch_dims}"
+        )
+    if data.shape[:batch_dims] != indices.shape[:batch_dims]:
+        raise ValueError(
+            f"{what}: batch dimensions of data {data.shape} and indices {indices.shape} differ"
+        )
+    cols = [
+        check_index_range(indices[..., i], data.shape[batch_dims + i], what) for i in range(k)
+    ]
+    return cols
+
+
+@register("GatherND", since=11)
+def gather_nd(x, indices, *, batch_dims=0):
+    if not 0 <= batch_dims < min(x.ndim, max(indices.ndim, 1)):
+        raise ValueError(f"GatherND: batch_dims={batch_dims} is out of range")
+    cols = _nd_index(x, indices, batch_dims, "GatherND")
+    # The batch coordinates are the leading positions of the indices themselves.
+    batch = list(
+        np.meshgrid(*[np.arange(d) for d in indices.shape[:-1]], indexing="ij", sparse=True)
+    )[:batch_dims]
+    return x[tuple(batch + cols)]
+
+
+# --- Scatter family ----------------------------------------------------------
+
+_REDUCE = {
+    "add": np.add,
+    "mul": np.multiply,
+    "max": np.maximum,
+    "min": np.minimum,
+}
+
+
+def _scatter(out: np.ndarray, index: tuple, updates: np.ndarray, reduction: str, what: str):
+    if reduction == "none":
+        out[index] = updates
+    elif reduction in _REDUCE:
+        # ufunc.at applies every duplicate index, unlike fancy assignment.
+        _REDUCE[reduction].at(out, index, updates)
+    else:
+        raise ValueError(f"{what}: unknown reduction {reduction!r}")
+    return out
+
+
+@register("ScatterElements", since=11)
+def scatter_elements(x, indices, updates, *, axis=0, reduction="none"):
+    axis = normalize_axis(axis, x.ndim)
+    _check_same_rank(x, indices, "ScatterElements")
+    if updates.shape != indices.shape:
+        raise ValueError(
+            f"ScatterElements: updates shape {updates.shape} differs from indices "
+            f"shape {indices.shape}"
+        )
+    idx = check_index_range(indices, x.shape[axis], "ScatterElements")
+    return _scatter(x.copy(), _element_index(idx, axis), updates, reduction, "ScatterElements")
+
+
+@register("Scatter", since=9)
+def scatter(x, indices, updates, *, axis=0):
+    return scatter_elements(x, indices, updates, axis=axis)
+
+
+@register("ScatterND", since=11)
+def scatter_nd(x, indices, updates, *, reduction="none"):
+    cols = _nd_index(x, indices, 0, "ScatterND")
+    k = len(cols)
+    expect = indices.shape[:-1] + x.shape[k:]
+    if updates.shape != expect:
+        raise ValueError(f"ScatterND: updates shape {updates.shape}, expected {expect}")
+    return _scatter(x.copy(), tuple(cols), updates, reduction, "ScatterND")
+
+
+# --- Selection ---------------------------------------------------------------
+
+
+@register("NonZero", since=9)
+def non_zero(x):
+    # numpy refuses nonzero() on 0-d arrays; a scalar behaves as a 1-element vector
+    # and has no coordinates to report.
+    if x.ndim == 0:
+        return np.zeros((0, int(bool(x))), dtype=np.int64)
+    return np.array(np.nonzero(x), dtype=np.int64).reshape(x.ndim, -1)
+
+
+@register("Compress", since=9)
+def compress(x, condition, *, axis=None):
+    cond = np.asarray(condition).astype(bool).reshape(-1)
+    if axis is None:
+        x = x.reshape(-1)
+        axis = 0
+    axis = normalize_axis(axis, x.ndim)
+    dim = x.shape[axis]
+    if cond.size > dim:
+        if cond[dim:].any():
+            raise ValueError(
+                f"Compress: condition selects index >= {dim}, the size of axis {axis}"
+            )
+        cond = cond[:dim]
+    return np.compress(cond, x, axis=axis)
+
+
+@register("OneHot", since=9)
+def one_hot(indices, depth, values, *, axis=-1):
+    depth = int(np.asarray(depth).reshape(-1)[0])
+    if depth < 1:
+        raise ValueError(f"OneHot: depth must be positive, got {depth}")
+    values = np.asarray(values).reshape(-1)
+    if values.size != 2:
+        raise ValueError(f"OneHot: values must be [off_value, on_value], got {values.size}")
+    rank = indices.ndim + 1
+    axis = normalize_axis(axis, rank)
+    out_shape = indices.shape[:axis] + (depth,) + indices.shape[axis:]
+    check_alloc(out_shape, values.dtype, "OneHot output")
+    idx = np.asarray(indices).astype(np.int64)
+    # The spec maps [-depth, -1] up by depth; anything outside [-depth, depth)
+    # matches no class and yields an all-off row, as documented.
+    idx = np.where(idx < 0, idx + depth, idx)
+    hot = np.expand_dims(idx, axis) == np.arange(depth).reshape(
+        [depth if i == axis else 1 for i in range(rank)]
+    )
+    return np.where(hot, values[1], values[0]).astype(values.dtype, copy=False)
+
+
+@register("Trilu", since=14)
+def trilu(x, k=None, *, upper=1):
+    if x.ndim < 2:
+        raise ValueError(f"Trilu: input must have rank >= 2, got shape {x.shape}")
+    k = 0 if k is None else int(np.asarray(k).reshape(-1)[0])
+    return np.triu(x, k) if upper else np.tril(x, k)
+
+
+@register("Unique", since=11, context=True)
+def unique(ctx, x, *, axis=None, sorted=1):  # noqa: A002 - the ONNX attribute name
+    if axis is not None:
+        axis = normalize_axis(axis, x.ndim)
+    y, first, inverse, counts = np.unique(
+        x, return_index=True, return_inverse=True, return_counts=True, axis=axis
+    )
+    inverse = inverse.reshape(-1)
+    if not sorted:
+        # Order by first occurrence instead of by value.
+        order = np.argsort(first, kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(order.size)
+        y = np.take(y, order, axis=0 if axis is None else axis)
+        first, counts, inverse = first[order], counts[order], rank[inverse]
+    outs = (
+        y,
+        first.astype(np.int64),
+        inverse.astype(np.int64),
+        counts.astype(np.int64),
+    )
+    return outs[: max(ctx.num_outputs, 1)]
