@@ -1,7 +1,238 @@
-"""conv kernels."""
+"""Convolutions: Conv, ConvTranspose, ConvInteger.
+
+Conv is im2col + one batched matmul over groups: the windows are a strided
+view of the padded input, copied once into a (N, group, C/group*K, L) buffer,
+so BLAS does the arithmetic and Python never loops over pixels.
+ConvTranspose is the adjoint: one matmul to (N, group, M/group*K, L), then a
+col2im that loops only over the K kernel taps.
+"""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from ..limits import check_alloc
 from ..registry import register
+from ._windows import Windows, pad_for_windows, plan_windows, window_view
+
+
+def _compute_dtype(dtype: np.dtype) -> np.dtype:
+    # numpy has no BLAS path for float16; float32 is faster and more accurate.
+    return np.dtype(np.float32) if dtype == np.float16 else dtype
+
+
+def _check_conv_shapes(x, w, group: int, op: str) -> None:
+    if x.ndim < 3 or w.ndim != x.ndim:
+        raise ValueError(
+            f"{op} needs X of rank >= 3 and W of the same rank, got X {x.shape} and W {w.shape}"
+        )
+    if group < 1 or x.shape[1] % group:
+        raise ValueError(f"{op}: {x.shape[1]} input channels do not split into {group} groups")
+
+
+def _im2col(x: np.ndarray, win: Windows, group: int, dtype) -> np.ndarray:
+    """(N, group, C/group * K, L) columns for the windows ``win`` over ``x``."""
+    n, c = x.shape[:2]
+    nd = x.ndim - 2
+    k = math.prod(win.kernel)
+    length = math.prod(win.out)
+    trivial = (
+        all(v == 1 for v in win.kernel + win.strides)
+        and not any(win.pads_begin + win.pads_end)
+    )
+    if trivial:
+        # 1x1 stride-1 unpadded conv: the input already is its column matrix.
+        return x.reshape(n, group, c // group, length).astype(dtype, copy=False)
+    check_alloc((n, c * k, length), dtype, "Conv im2col buffer")
+    xp = pad_for_windows(x, win, 0, "Conv padded input")
+    view = window_view(xp, win)  # (N, C, *out, *kernel)
+    perm = (0, 1) + tuple(range(2 + nd, 2 + 2 * nd)) + tuple(range(2, 2 + nd))
+    cols = np.empty((n, c) + win.kernel + win.out, dtype=dtype)
+    np.copyto(cols, view.transpose(perm), casting="unsafe")
+    return cols.reshape(n, group, (c // group) * k, length)
+
+
+def conv_core(x, w, b, *, auto_pad, dilations, group, kernel_shape, pads, strides, op="Conv"):
+    """Conv in the input's dtype (or float32 for float16); returns (N, M, *out)."""
+    _check_conv_shapes(x, w, group, op)
+    n, c = x.shape[:2]
+    m = w.shape[0]
+    if w.shape[1] * group != c or m % group:
+        raise ValueError(
+            f"{op}: W of shape {w.shape} does not fit X with {c} channels in {group} groups "
+            f"(expected W[1] == {c // group} and W[0] divisible by {group})"
+        )
+    if kernel_shape is not None and len(kernel_shape) and tuple(kernel_shape) != w.shape[2:]:
+        raise ValueError(f"{op}: kernel_shape {tuple(kernel_shape)} disagrees with W {w.shape}")
+    win = plan_windows(
+        x.shape[2:], w.shape[2:], strides=strides, dilations=dilations, pads=pads, auto_pad=auto_pad
+    )
+    dtype = _compute_dtype(x.dtype)
+    check_alloc((n, m) + win.out, dtype, f"{op} output")
+    cols = _im2col(x, win, group, dtype)
+    wm = w.reshape(group, m // group, -1).astype(dtype, copy=False)
+    y = np.matmul(wm, cols)  # (N, group, M/group, L)
+    y = y.reshape((n, m) + win.out)
+    if b is not None:
+        y += b.astype(dtype, copy=False).reshape((1, m) + (1,) * len(win.out))
+    return y
+
+
+@register("Conv", since=1)
+def conv(
+    x,
+    w,
+    b=None,
+    *,
+    auto_pad="NOTSET",
+    dilations=None,
+    group=1,
+    kernel_shape=None,
+    pads=None,
+    strides=None,
+):
+    y = conv_core(
+        x,
+        w,
+        b,
+        auto_pad=auto_pad,
+        dilations=dilations,
+        group=group,
+        kernel_shape=kernel_shape,
+        pads=pads,
+        strides=strides,
+    )
+    return y.astype(x.dtype, copy=False)
+
+@register("ConvInteger", since=10)
+def conv_integer(
+    x,
+    w,
+    x_zero_point=None,
+    w_zero_point=None,
+    *,
+    auto_pad="NOTSET",
+    dilations=None,
+    group=1,
+    kernel_shape=None,
+    pads=None,
+    strides=None,
+):
+    # Padding must contribute the zero point (i.e. 0 after subtraction),
+    # so subtract first and pad the int32 difference with zeros.
+    x32 = x.astype(np.int32)
+    w32 = w.astype(np.int32)
+    if x_zero_point is not None:
+        x32 -= np.asarray(x_zero_point).astype(np.int32).reshape(())
+    if w_zero_point is not None:
+        wz = np.asarray(w_zero_point).astype(np.int32)
+        # A per-output-channel zero point is 1-D of length M.
+        w32 -= wz.reshape((-1,) + (1,) * (w.ndim - 1)) if wz.size > 1 else wz.reshape(())
+    # float64 BLAS is exact for int8 products summed over < 2**53 / 2**16 terms.
+    y = conv_core(
+        x32.astype(np.float64),
+        w32.astype(np.float64),
+        None,
+        auto_pad=auto_pad,
+        dilations=dilations,
+        group=group,
+        kernel_shape=kernel_shape,
+        pads=pads,
+        strides=strides,
+        op="ConvInteger",
+    )
+    return np.rint(y).astype(np.int32)
+
+
+
+def _transpose_geometry(in_sp, kernel, strides, dilations, pads, auto_pad, output_padding, output_shape):
+    """Begin pads and output sizes of ConvTranspose, per the spec's rules."""
+    nd = len(in_sp)
+    auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
+    ext = [(k - 1) * d + 1 for k, d in zip(kernel, dilations)]
+    full = [s * (n - 1) + op + e for n, s, op, e in zip(in_sp, strides, output_padding, ext)]
+    if output_shape is not None and len(output_shape):
+        out = [int(v) for v in output_shape][-nd:]
+    elif auto_pad in ("SAME_UPPER", "SAME_LOWER") and not (pads is not None and len(pads)):
+        out = [n * s for n, s in zip(in_sp, strides)]
+    else:
+        p = [int(v) for v in pads] if pads is not None and len(pads) else [0] * (2 * nd)
+        if len(p) != 2 * nd:
+            raise ValueError(f"pads has {len(p)} values, expected {2 * nd}")
+        return p[:nd], [f - p[i] - p[nd + i] for i, f in enumerate(full)]
+    total = [f - o for f, o in zip(full, out)]
+    # The odd pixel goes at the end for SAME_UPPER, at the start otherwise.
+    if auto_pad == "SAME_UPPER":
+        begin = [t // 2 for t in total]
+    else:
+        begin = [t - t // 2 for t in total]
+    return begin, out
+
+
+@register("ConvTranspose", since=1)
+def conv_transpose(
+    x,
+    w,
+    b=None,
+    *,
+    auto_pad="NOTSET",
+    dilations=None,
+    group=1,
+    kernel_shape=None,
+    output_padding=None,
+    output_shape=None,
+    pads=None,
+    strides=None,
+):
+    _check_conv_shapes(x, w, group, "ConvTranspose")
+    n, c = x.shape[:2]
+    in_sp = x.shape[2:]
+    nd = len(in_sp)
+    if w.shape[0] != c:
+        raise ValueError(f"ConvTranspose: W of shape {w.shape} needs W[0] == {c} input channels")
+    kernel = w.shape[2:]
+    mg = w.shape[1]
+    m = mg * group
+    cg = c // group
+    strides = tuple(strides) if strides is not None and len(strides) else (1,) * nd
+    dilations = tuple(dilations) if dilations is not None and len(dilations) else (1,) * nd
+    output_padding = (
+        tuple(output_padding) if output_padding is not None and len(output_padding) else (0,) * nd
+    )
+    begin, out = _transpose_geometry(
+        in_sp, kernel, strides, dilations, pads, auto_pad, output_padding, output_shape
+    )
+    if any(o < 0 for o in out):
+        raise ValueError(f"ConvTranspose: negative output size {out}; check pads and output_shape")
+    dtype = _compute_dtype(x.dtype)
+    k = math.prod(kernel)
+    length = math.prod(in_sp)
+    check_alloc((n, m * k, length), dtype, "ConvTranspose column buffer")
+    check_alloc((n, m) + tuple(out), dtype, "ConvTranspose output")
+    # (group, M/group*K, C/group) @ (N, group, C/group, L) -> (N, group, M/group*K, L)
+    wm = w.reshape(group, cg, mg * k).transpose(0, 2, 1).astype(dtype, copy=False)
+    cols = np.matmul(wm, x.reshape(n, group, cg, length).astype(dtype, copy=False))
+    cols = cols.reshape((n, m) + kernel + in_sp)
+    # col2im into a buffer covering both the full result and the requested
+    # window [begin, begin + out); positions outside either stay zero.
+    lo = [min(0, bg) for bg in begin]
+    hi = [
+        max(s * (n_ - 1) + (kk - 1) * d + 1, bg + o)
+        for n_, s, kk, d, bg, o in zip(in_sp, strides, kernel, dilations, begin, out)
+    ]
+    buf_shape = (n, m) + tuple(h - l_ for h, l_ in zip(hi, lo))
+    check_alloc(buf_shape, dtype, "ConvTranspose accumulation buffer")
+    buf = np.zeros(buf_shape, dtype=dtype)
+    for tap in np.ndindex(*kernel):
+        dst = tuple(
+            slice(t * d - l_, t * d - l_ + s * (n_ - 1) + 1, s)
+            for t, d, l_, s, n_ in zip(tap, dilations, lo, strides, in_sp)
+        )
+        buf[(slice(None), slice(None)) + dst] += cols[(slice(None), slice(None)) + tap]
+    crop = tuple(slice(bg - l_, bg - l_ + o) for bg, l_, o in zip(begin, lo, out))
+    y = buf[(slice(None), slice(None)) + crop]
+    if b is not None:
+        y = y + b.astype(dtype, copy=False).reshape((1, m) + (1,) * nd)
+    return np.ascontiguousarray(y).astype(x.dtype, copy=False)
