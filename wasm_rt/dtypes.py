@@ -90,3 +90,11 @@ def from_numpy(dtype) -> int:
 def numpy_type_string(dtype) -> str:
     """onnxruntime's 'tensor(...)' string for a numpy dtype."""
     return f"tensor({type_name(from_numpy(dtype))})"
+
+
+def from_numpy_or_none(dtype) -> int | None:
+    """Like :func:`from_numpy` but None for dtypes without an ONNX type."""
+    try:
+        return from_numpy(dtype)
+    except NotImplementedErr:
+        return None

@@ -1,0 +1,275 @@
+"""The onnxruntime-compatible API: a thin layer over loader, planner and executor."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from . import dtypes
+from .errors import InvalidArgument, InvalidGraph, WasmRtError
+from .executor import Executor, Planner, Profiler
+from .ir import Graph, ValueInfo, build_model_graph
+from .limits import DEFAULT_MEMORY_LIMIT, check_alloc, memory_limit
+from .model import ModelMetadata, load
+from .optimizer import GraphOptimizationLevel, PassContext, optimize
+from .providers import PROVIDER_ALIASES, ExecutionProvider, NumpyExecutionProvider, available_providers
+
+
+class SessionOptions:
+    """Options of a session, named as in onnxruntime where onnxruntime has them."""
+
+    def __init__(self):
+        self.graph_optimization_level: GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.enable_profiling: bool = False
+        self.profile_file_prefix: str = "onnxruntime_profile_"
+        self.log_severity_level: int = 2
+        self.log_verbosity_level: int = 0
+        self.intra_op_num_threads: int = 0
+        self.inter_op_num_threads: int = 0
+        self.execution_mode: int = 0
+        self.optimized_model_filepath: str = ""
+        # wasm_rt's own: the largest single tensor a model or its inputs may make us allocate.
+        self.memory_limit: int = DEFAULT_MEMORY_LIMIT
+
+
+class RunOptions:
+    def __init__(self):
+        self.log_severity_level: int = 2
+        self.log_verbosity_level: int = 0
+        self.run_tag: str = ""
+        self.terminate: bool = False
+
+
+@dataclass
+class NodeArg:
+    """An input or output description: ``name``, ``type`` ('tensor(float)'), ``shape``."""
+
+    name: str
+    type: str
+    shape: list[int | str | None] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return f"NodeArg(name='{self.name}', type='{self.type}', shape={self.shape})"
+
+
+def get_available_providers() -> list[str]:
+    return available_providers()
+
+
+def _node_arg(vi: ValueInfo) -> NodeArg:
+    return NodeArg(vi.name, vi.type_string or "unknown", list(vi.shape) if vi.shape is not None else [])
+
+
+def _make_providers(providers, provider_options) -> list[ExecutionProvider]:
+    if not providers:
+        return [NumpyExecutionProvider()]
+    options_list = list(provider_options or [{}] * len(providers))
+    if len(options_list) != len(providers):
+        raise InvalidArgument("provider_options must have one entry per provider")
+    made: list[ExecutionProvider] = []
+    for entry, opts in zip(providers, options_list):
+        name, opts = (entry if isinstance(entry, (tuple, list)) else (entry, opts))
+        name = PROVIDER_ALIASES.get(name, name)
+        if name == NumpyExecutionProvider.name:
+            provider: ExecutionProvider = NumpyExecutionProvider(opts)
+        elif name == "WebGpuExecutionProvider" and name in available_providers():
+            from .providers.webgpu import WebGpuExecutionProvider  # type: ignore
+
+            provider = WebGpuExecutionProvider(opts)
+        else:
+            raise InvalidArgument(
+                f"unknown or unavailable execution provider '{name}'; available: "
+                f"{', '.join(available_providers())} (CPUExecutionProvider is accepted as an "
+                "alias of NumpyExecutionProvider)"
+            )
+        if all(p.name != provider.name for p in made):
+            made.append(provider)
+    # Every node must run somewhere: the numpy provider is the fallback of last resort.
+    if all(p.name != NumpyExecutionProvider.name for p in made):
+        made.append(NumpyExecutionProvider())
+    return made
+
+
+class InferenceSession:
+    """Loads a model and runs it; mirrors ``onnxruntime.InferenceSession``.
+
+    ``path_or_bytes`` is a path, ``bytes``/``bytearray``/``memoryview`` or a
+    binary file object.  ``external_data`` maps the ``location`` of externally
+    stored tensors to their bytes, for models given as bytes (the browser has no
+    file system); with a path, external files are read from the model's folder.
+    """
+
+    def __init__(
+        self,
+        path_or_bytes: Any,
+        sess_options: SessionOptions | None = None,
+        providers: Sequence[Any] | None = None,
+        provider_options: Sequence[dict] | None = None,
+        *,
+        external_data: Mapping[str, bytes] | None = None,
+        **kwargs: Any,
+    ):
+        if kwargs:
+            raise InvalidArgument(f"unexpected argument(s) to InferenceSession: {', '.join(kwargs)}")
+        self._options = sess_options or SessionOptions()
+        self._profiler = Profiler() if self._options.enable_profiling else None
+        t0 = time.perf_counter()
+        with memory_limit(self._options.memory_limit):
+            loaded = load(path_or_bytes, external_data)
+            self._model_path = loaded.source
+            self._metadata = loaded.metadata
+            self._opsets = loaded.opsets
+            graph = build_model_graph(loaded.proto, loaded.ext)
+            del loaded
+            self._providers = _make_providers(providers, provider_options)
+            self._graph = graph
+            # Initializers listed as graph inputs can be fed at run time (IR >= 4 semantics).
+            overridable = frozenset(vi.name for vi in graph.inputs if vi.name in graph.initializers)
+            self._inputs = [vi for vi in graph.inputs if vi.name not in graph.initializers]
+            self._overridable = [vi for vi in graph.inputs if vi.name in graph.initializers]
+            self._outputs = list(graph.outputs)
+            self.applied_optimizations = optimize(
+                graph,
+                int(self._options.graph_optimization_level),
+                PassContext(self._opsets, self._providers, overridable),
+            )
+            planner = Planner(self._opsets, self._providers)
+            self._plan = planner.plan(graph)
+            planner.unsupported.raise_if_any()
+            self._executor = Executor(planner.plans, self._profiler)
+        if self._profiler:
+            self._profiler.record("Session", "session_initialization", 0.0, {})
+        self.load_seconds = time.perf_counter() - t0
+
+    # --- introspection -------------------------------------------------------
+
+    def get_inputs(self) -> list[NodeArg]:
+        return [_node_arg(vi) for vi in self._inputs]
+
+    def get_outputs(self) -> list[NodeArg]:
+        return [_node_arg(vi) for vi in self._outputs]
+
+    def get_overridable_initializers(self) -> list[NodeArg]:
+        return [_node_arg(vi) for vi in self._overridable]
+
+    def get_providers(self) -> list[str]:
+        return [p.name for p in self._providers]
+
+    def get_provider_options(self) -> dict[str, dict]:
+        return {p.name: dict(p.options) for p in self._providers}
+
+    def get_session_options(self) -> SessionOptions:
+        return self._options
+
+    def get_modelmeta(self) -> ModelMetadata:
+        return self._metadata
+
+    def node_placement(self) -> list[tuple[str, str, str]]:
+        """(node name, op type, provider) for every top-level node, in execution order."""
+        return [(s.node.name, s.node.op_type, s.provider) for s in self._plan.steps]
+
+    # --- running -------------------------------------------------------------
+
+    def run(self, output_names: Sequence[str] | None, input_feed: Mapping[str, Any], run_options: RunOptions | None = None) -> list:
+        """Run the model; returns the requested outputs (all if ``output_names`` is None)."""
+        names = self._check_output_names(output_names)
+        feeds = self._check_feeds(input_feed)
+        start = self._profiler.now_us() if self._profiler else 0.0
+        with memory_limit(self._options.memory_limit):
+            results = self._executor.run(self._plan, feeds)
+        if self._profiler:
+            self._profiler.record("Session", "model_run", start, {})
+        return [results[n] for n in names]
+
+    def _check_output_names(self, output_names) -> list[str]:
+        known = [vi.name for vi in self._outputs]
+        if output_names is None or len(output_names) == 0:
+            return known
+        if isinstance(output_names, str):
+            raise InvalidArgument("output_names must be a list of names (or None), not a string")
+        unknown = [n for n in output_names if n not in known]
+        if unknown:
+            raise InvalidArgument(f"unknown output name(s) {unknown}; the model's outputs are {known}")
+        return list(output_names)
+
+    def _check_feeds(self, input_feed: Mapping[str, Any]) -> dict[str, Any]:
+        if not isinstance(input_feed, Mapping):
+            raise InvalidArgument(f"input_feed must be a dict of name -> numpy array, got {type(input_feed).__name__}")
+        declared = {vi.name: vi for vi in self._inputs + self._overridable}
+        unknown = [n for n in input_feed if n not in declared]
+        if unknown:
+            raise InvalidArgument(
+                f"unknown input name(s) {unknown}; the model's inputs are {[vi.name for vi in self._inputs]}"
+            )
+        missing = [vi.name for vi in self._inputs if vi.name not in input_feed]
+        if missing:
+            raise InvalidArgument(f"missing required input(s) {missing}")
+        feeds = {}
+        for name, value in input_feed.items():
+            feeds[name] = self._check_value(declared[name], value)
+        return feeds
+
+    def _check_value(self, vi: ValueInfo, value: Any):
+        if vi.kind in ("sequence", "optional", "map", "unknown"):
+            return value  # containers are checked by the kernels that read them
+        if not isinstance(value, np.ndarray):
+            if isinstance(value, (np.generic, int, float, bool, list, tuple)):
+                value = np.asarray(value)
+            else:
+                raise InvalidArgument(
+                    f"input '{vi.name}': expected a numpy array of type {vi.type_string}, "
+                    f"got {type(value).__name__}"
+                )
+        expected_type = vi.elem_type
+        if value.dtype.kind in "US" and expected_type == dtypes.STRING:
+            value = value.astype(object)  # numpy fixed-width strings hold the same text
+        elif expected_type != dtypes.UNDEFINED and dtypes.from_numpy_or_none(value.dtype) != expected_type:
+            raise InvalidArgument(
+                f"input '{vi.name}': expected {vi.type_string}, got tensor({_np_name(value.dtype)}) "
+                f"(numpy {value.dtype}); convert with .astype(...) before feeding"
+            )
+        if vi.shape is not None:
+            if value.ndim != len(vi.shape):
+                raise InvalidArgument(
+                    f"input '{vi.name}': expected rank {len(vi.shape)} (shape {vi.shape}), "
+                    f"got rank {value.ndim} (shape {list(value.shape)})"
+                )
+            for axis, (want, got) in enumerate(zip(vi.shape, value.shape)):
+                if isinstance(want, int) and want >= 0 and want != got:
+                    raise InvalidArgument(
+                        f"input '{vi.name}': dimension {axis} must be {want} (shape {vi.shape}), "
+                        f"got {got} (shape {list(value.shape)})"
+                    )
+        check_alloc(value.shape, value.dtype, f"input '{vi.name}'")
+        return value
+
+    # --- profiling -----------------------------------------------------------
+
+    def end_profiling(self) -> str:
+        """Write the profile (Chrome trace JSON) and return its file name; '' if profiling is off."""
+        if not self._profiler:
+            return ""
+        stamp = datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+        path = f"{self._options.profile_file_prefix}{stamp}.json"
+        with open(path, "w") as f:
+            json.dump(self._profiler.events, f)
+        self._profiler.events = []
+        return path
+
+    def profile_events(self) -> list[dict]:
+        """The profile events recorded so far (what end_profiling would write)."""
+        return list(self._profiler.events) if self._profiler else []
+
+    def release(self) -> None:
+        for p in self._providers:
+            p.release()
+
+
+def _np_name(dtype) -> str:
+    code = dtypes.from_numpy_or_none(dtype)
+    return dtypes.type_name(code) if code is not None else str(dtype)
