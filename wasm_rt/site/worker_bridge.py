@@ -1,0 +1,248 @@
+"""The Python half of ``web/worker.js``: sessions keyed by the page's ids.
+
+Runs inside Pyodide. Arguments arrive as Pyodide ``JsProxy`` objects (or plain
+Python values when called from tests on the desktop); nothing here imports
+``js`` or ``pyodide``. Every entry point returns ``{"ok": value}`` or
+``{"error": {"type", "message", "traceback"}}`` so that the worker can hand the
+page a clean error carrying the Python exception type.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import time
+import traceback
+
+import numpy as np
+
+# onnxruntime-web tensor type names <-> numpy dtypes.
+JS_TO_NUMPY = {
+    "float32": np.float32,
+    "float64": np.float64,
+    "float16": np.float16,
+    "int8": np.int8,
+    "uint8": np.uint8,
+    "int16": np.int16,
+    "uint16": np.uint16,
+    "int32": np.int32,
+    "uint32": np.uint32,
+    "int64": np.int64,
+    "uint64": np.uint64,
+    "bool": np.bool_,
+}
+NUMPY_TO_JS = {np.dtype(v): k for k, v in JS_TO_NUMPY.items()}
+# ONNX type strings as the session reports them ("tensor(float)").
+ONNX_TO_JS = {
+    "float": "float32",
+    "double": "float64",
+    "float16": "float16",
+    "int8": "int8",
+    "uint8": "uint8",
+    "int16": "int16",
+    "uint16": "uint16",
+    "int32": "int32",
+    "uint32": "uint32",
+    "int64": "int64",
+    "uint64": "uint64",
+    "bool": "bool",
+    "string": "string",
+}
+# Provider names the JS API accepts -> the Python session's provider names.
+PROVIDER_ALIASES = {
+    "numpy": "NumpyExecutionProvider",
+    "cpu": "NumpyExecutionProvider",
+    "wasm": "NumpyExecutionProvider",
+    "webgpu": "WebGpuExecutionProvider",
+}
+
+_sessions: dict = {}
+
+
+def _to_py(value):
+    return value.to_py() if hasattr(value, "to_py") else value
+
+
+def _entry(fn):
+    @functools.wraps(fn)
+    def wrapper(*args):
+        try:
+            return {"ok": fn(*args)}
+        except BaseException as exc:  # noqa: BLE001 - everything must reach the page
+            return {
+                "error": {
+                    "type": type(exc).__name__,
+                    "message": str(exc),
+                    "traceback": "".join(traceback.format_exception(exc)),
+                }
+            }
+
+    return wrapper
+
+
+def js_type(onnx_type: str) -> str:
+    """'tensor(float)' -> 'float32'; other kinds (sequences, maps) are kept as is."""
+    if onnx_type.startswith("tensor(") and onnx_type.endswith(")"):
+        inner = onnx_type[len("tensor(") : -1]
+        return ONNX_TO_JS.get(inner, inner)
+    return onnx_type
+
+
+def _meta(args) -> list[dict]:
+    return [
+        {
+            "name": a.name,
+            "type": js_type(a.type),
+            "onnxType": a.type,
+            "shape": [d if isinstance(d, (int, str)) else None for d in (a.shape or [])],
+        }
+        for a in args
+    ]
+
+
+def providers_for(requested) -> list[str]:
+    """Map the JS ``executionProviders`` option to the Python session's names."""
+    names = []
+    for p in requested or ["numpy"]:
+        name = p["name"] if isinstance(p, dict) else str(p)
+        if name.lower() not in PROVIDER_ALIASES:
+            raise ValueError(
+                f"unknown execution provider {name!r}; "
+                f"use one of {sorted(PROVIDER_ALIASES)}"
+            )
+        names.append(PROVIDER_ALIASES[name.lower()])
+    return list(dict.fromkeys(names))
+
+
+def _make_session(model_bytes: bytes, providers: list[str], profiling: bool):
+    from wasm_rt import InferenceSession, SessionOptions
+
+    options = SessionOptions()
+    options.enable_profiling = profiling
+    return InferenceSession(model_bytes, options, providers=providers)
+
+
+@_entry
+def create(session_id: int, model, options=None) -> dict:
+    options = _to_py(options) or {}
+    data = model.to_bytes() if hasattr(model, "to_bytes") else bytes(model)
+    providers = providers_for(options.get("executionProviders"))
+    t0 = time.perf_counter()
+    session = _make_session(data, providers, bool(options.get("enableProfiling")))
+    _sessions[session_id] = session
+    inputs, outputs = _meta(session.get_inputs()), _meta(session.get_outputs())
+    return {
+        "inputNames": [m["name"] for m in inputs],
+        "outputNames": [m["name"] for m in outputs],
+        "inputMetadata": inputs,
+        "outputMetadata": outputs,
+        "providers": list(session.get_providers()),
+        "loadMs": (time.perf_counter() - t0) * 1000,
+    }
+
+
+def feed_to_numpy(type_name: str, dims, data) -> np.ndarray:
+    """One JS tensor (type, dims, bytes or list of strings) -> numpy array."""
+    dims = [int(d) for d in _to_py(dims)]
+    if type_name == "string":
+        return np.array(list(_to_py(data)), dtype=object).reshape(dims)
+    if type_name not in JS_TO_NUMPY:
+        raise TypeError(f"tensor type {type_name!r} is not supported by wasm_rt")
+    dtype = np.dtype(JS_TO_NUMPY[type_name])
+    if hasattr(data, "assign_to"):  # a JS Uint8Array: one copy into the wasm heap
+        raw = np.empty(data.byteLength, dtype=np.uint8)
+        data.assign_to(raw)
+    else:
+        raw = np.frombuffer(bytes(data), dtype=np.uint8).copy()
+    if raw.nbytes != dtype.itemsize * int(np.prod(dims, dtype=np.int64)):
+        raise ValueError(
+            f"tensor of type {type_name} and dims {dims} needs "
+            f"{dtype.itemsize * int(np.prod(dims, dtype=np.int64))} bytes, got {raw.nbytes}"
+        )
+    return raw.view(dtype).reshape(dims)
+
+
+def output_to_js(name: str, value) -> dict:
+    """numpy output -> {name, type, dims, data}; data is 1-D so JS can take its buffer."""
+    arr = np.asarray(value)
+    if arr.dtype == object or arr.dtype.kind in "US":
+        return {"name": name, "type": "string", "dims": list(arr.shape),
+                "data": [str(x) for x in arr.ravel()]}
+    if arr.dtype not in NUMPY_TO_JS:
+        raise TypeError(f"output {name!r} has dtype {arr.dtype}, which has no JS tensor type")
+    type_name = NUMPY_TO_JS[arr.dtype]
+    flat = np.ascontiguousarray(arr).reshape(-1)
+    if type_name == "float16":
+        flat = flat.view(np.uint16)  # JS has no Float16Array everywhere: raw bits
+    elif type_name == "bool":
+        flat = flat.view(np.uint8)
+    return {"name": name, "type": type_name, "dims": list(arr.shape), "data": flat}
+
+
+def _session(session_id: int):
+    try:
+        return _sessions[session_id]
+    except KeyError:
+        raise KeyError(f"session {session_id} does not exist (released?)") from None
+
+
+@_entry
+def run(session_id: int, feeds, fetches=None, profile: bool = False) -> dict:
+    session = _session(session_id)
+    inputs = {}
+    for feed in _to_py_list(feeds):
+        name, type_name, dims, data = feed
+        inputs[str(name)] = feed_to_numpy(str(type_name), dims, data)
+    names = list(_to_py(fetches)) if fetches is not None else None
+    names = names or [o.name for o in session.get_outputs()]
+    t0 = time.perf_counter()
+    if profile and session.get_session_options().enable_profiling:
+        values, rows = run_profiled(session, names, inputs)
+    else:
+        values, rows = session.run(names, inputs), None
+    run_ms = (time.perf_counter() - t0) * 1000
+    return {
+        "outputs": [output_to_js(n, v) for n, v in zip(names, values)],
+        "run_ms": run_ms,
+        "profile": rows,
+    }
+
+
+def _to_py_list(value) -> list:
+    """A JS array of [name, type, dims, data] arrays -> list of 4-item lists,
+    leaving the typed arrays as JsProxy objects."""
+    return [list(item) for item in value]
+
+
+def run_profiled(session, names, inputs):
+    """Run once and return (values, per-node rows) from the session's profiler."""
+    before = len(session.profile_events())
+    values = session.run(names, inputs)
+    events = session.profile_events()[before:]
+    rows = [
+        {
+            "node": e["name"].removesuffix("_kernel_time"),
+            "op": e.get("args", {}).get("op_name", ""),
+            "provider": e.get("args", {}).get("provider", ""),
+            "ms": e["dur"] / 1000,
+        }
+        for e in events
+        if e.get("cat") == "Node"
+    ]
+    if len(session.profile_events()) > 20000:  # keep a long-lived page's memory flat
+        import os
+
+        os.remove(session.end_profiling())
+    return values, rows
+
+
+@_entry
+def release(session_id: int) -> bool:
+    found = _sessions.pop(session_id, None) is not None
+    gc.collect()
+    return found
+
+
+@_entry
+def status() -> dict:
+    return {"sessions": len(_sessions), "ids": sorted(_sessions)}

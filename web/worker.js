@@ -1,0 +1,204 @@
+// wasm_rt Web Worker: boots Pyodide once and runs every session of the page.
+//
+// Protocol (all messages carry the request `id`):
+//   page -> worker  {id, op: "create"|"run"|"release"|"profile"|"crash", ...}
+//   worker -> page  {id, progress: {stage, loaded, total, message}}   (0..n times)
+//                   {id, ok: true, result}  or  {id, ok: false, error: {type, message, traceback}}
+// Typed arrays cross in both directions as transfers, never as clones.
+
+const state = { pyodide: null, booting: null, bridge: null };
+
+function post(msg, transfer = []) {
+  self.postMessage(msg, transfer);
+}
+
+function progress(id, stage, loaded, total, message) {
+  post({ id, progress: { stage, loaded, total, message } });
+}
+
+async function fetchManifest(siteURL) {
+  const res = await fetch(new URL("manifest.json", siteURL));
+  if (!res.ok) throw new Error(`cannot read the site manifest (${res.status} ${res.url})`);
+  return res.json();
+}
+
+async function boot(id, siteURL) {
+  if (state.bridge) return;
+  if (!state.booting) {
+    state.booting = (async () => {
+      const manifest = await fetchManifest(siteURL);
+      const indexURL = new URL(manifest.pyodide.indexURL, siteURL).href;
+      progress(id, "pyodide", 0, 1, `Starting Pyodide ${manifest.pyodide.version}`);
+      const { loadPyodide } = await import(new URL("pyodide.mjs", indexURL).href);
+      const pyodide = await loadPyodide({ indexURL, packages: [] });
+      progress(id, "pyodide", 1, 1, "Pyodide started");
+      const packages = manifest.packages;
+      for (let i = 0; i < packages.length; i++) {
+        progress(id, "packages", i, packages.length, `Loading ${packages[i]}`);
+        await pyodide.loadPackage(packages[i], { messageCallback: () => {}, checkIntegrity: true });
+      }
+      progress(id, "packages", packages.length, packages.length, "Packages loaded");
+      state.bridge = pyodide.pyimport("wasm_rt.site.worker_bridge");
+      state.pyodide = pyodide;
+    })();
+  }
+  try {
+    await state.booting;
+  } catch (err) {
+    state.booting = null; // a later create may try again
+    throw err;
+  }
+}
+
+async function fetchModel(id, url) {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`cannot fetch model ${url}: HTTP ${res.status}`);
+  const total = Number(res.headers.get("Content-Length")) || 0;
+  if (!res.body) return new Uint8Array(await res.arrayBuffer());
+  const reader = res.body.getReader();
+  const chunks = [];
+  let loaded = 0;
+  progress(id, "model", 0, total, `Downloading ${url}`);
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    loaded += value.byteLength;
+    progress(id, "model", loaded, total, `Downloading ${url}`);
+  }
+  const bytes = new Uint8Array(loaded);
+  let offset = 0;
+  for (const c of chunks) {
+    bytes.set(c, offset);
+    offset += c.byteLength;
+  }
+  return bytes;
+}
+
+// Call a Python bridge function with JS values (they arrive as JsProxy objects);
+// it returns {"ok": ...} or {"error": {type, message, traceback}}.
+function callPython(name, ...args) {
+  return state.bridge[name](...args);
+}
+
+function unwrapError(result) {
+  const err = result.get("error");
+  if (err === undefined) return null;
+  const js = err.toJs({ dict_converter: Object.fromEntries });
+  err.destroy();
+  return js;
+}
+
+async function handleCreate(msg) {
+  await boot(msg.id, msg.siteURL);
+  const bytes = msg.bytes ? new Uint8Array(msg.bytes) : await fetchModel(msg.id, msg.url);
+  progress(msg.id, "session", 0, 1, "Building session");
+  const result = callPython("create", msg.sessionId, bytes, msg.options);
+  try {
+    const error = unwrapError(result);
+    if (error) return { error };
+    progress(msg.id, "session", 1, 1, "Session ready");
+    return { result: result.get("ok").toJs({ dict_converter: Object.fromEntries }) };
+  } finally {
+    result.destroy();
+  }
+}
+
+async function handleRun(msg) {
+  const feeds = msg.feeds.map((f) => {
+    const bytes =
+      f.type === "string" ? f.data : new Uint8Array(f.data.buffer, f.data.byteOffset, f.data.byteLength);
+    return [f.name, f.type, f.dims, bytes];
+  });
+  const t0 = performance.now();
+  const result = callPython("run", msg.sessionId, feeds, msg.fetches || null, !!msg.profile);
+  const transfer = [];
+  try {
+    const error = unwrapError(result);
+    if (error) return { error };
+    const ok = result.get("ok");
+    const outputs = [];
+    for (const o of ok.get("outputs")) {
+      const type = o.get("type");
+      const arr = o.get("data");
+      let data;
+      if (type === "string") {
+        data = arr.toJs();
+      } else {
+        const buf = arr.getBuffer();
+        data = buf.data.slice(); // one copy out of the wasm heap, then transferred
+        buf.release();
+        transfer.push(data.buffer);
+      }
+      arr.destroy();
+      outputs.push({ name: o.get("name"), type, dims: o.get("dims").toJs(), data });
+      o.destroy();
+    }
+    const profile = ok.get("profile");
+    const info = {
+      outputs,
+      runMs: ok.get("run_ms"),
+      workerMs: performance.now() - t0,
+      profile: profile ? profile.toJs({ dict_converter: Object.fromEntries }) : null,
+    };
+    if (profile) profile.destroy();
+    ok.destroy();
+    return { result: info, transfer };
+  } finally {
+    result.destroy();
+  }
+}
+
+function handleRelease(msg) {
+  if (!state.bridge) return { result: false };
+  const result = callPython("release", msg.sessionId);
+  const released = result.get("ok");
+  result.destroy();
+  return { result: released };
+}
+
+function handleStatus() {
+  if (!state.bridge) return { result: { sessions: 0, booted: false } };
+  const result = callPython("status");
+  const js = result.get("ok").toJs({ dict_converter: Object.fromEntries });
+  result.destroy();
+  return { result: { ...js, booted: true } };
+}
+
+// Is the interpreter still usable after a JS-level error (e.g. out of wasm memory)?
+function pyodideAlive() {
+  try {
+    return state.pyodide ? state.pyodide.runPython("1") === 1 : true;
+  } catch {
+    return false;
+  }
+}
+
+const handlers = { create: handleCreate, run: handleRun, release: handleRelease, status: handleStatus };
+
+self.onmessage = async (event) => {
+  const msg = event.data;
+  if (msg.op === "crash") {
+    // Test hook: an uncaught error kills the worker the way a real crash does.
+    setTimeout(() => {
+      throw new Error(msg.reason || "deliberate crash requested by the page");
+    });
+    return;
+  }
+  const handler = handlers[msg.op];
+  try {
+    if (!handler) throw new Error(`unknown worker operation ${msg.op}`);
+    const { result, error, transfer } = await handler(msg);
+    if (error) post({ id: msg.id, ok: false, python: true, error });
+    else post({ id: msg.id, ok: true, result }, transfer || []);
+  } catch (err) {
+    const fatal = !pyodideAlive();
+    post({
+      id: msg.id,
+      ok: false,
+      fatal,
+      error: { type: err?.name || "Error", message: String(err?.message || err), traceback: err?.stack || "" },
+    });
+    if (fatal) self.close();
+  }
+};
