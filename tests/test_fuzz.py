@@ -1,0 +1,197 @@
+"""Corrupted models fail cleanly: only wasm_rt.WasmRtError, no hang, no crash.
+
+Hypothesis mutates the bytes of two real models (flip bits, overwrite,
+insert, delete, truncate) and the result is loaded and run.  Either may
+succeed (many mutations land in names or doc strings), but anything raised
+must be a :class:`wasm_rt.WasmRtError` subclass: a ``KeyError``,
+``IndexError`` or numpy error escaping from the runtime is a bug, because
+callers (and the browser bridge) catch ``WasmRtError`` only.
+
+Each example runs under a SIGALRM watchdog so a hang fails the test instead of
+stalling it, and with a small memory limit so a mutated shape cannot make the
+runtime allocate gigabytes.  A hard crash (segfault) would take pytest down
+with it, which CI reports as a failure too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from onnx import TensorProto, helper, numpy_helper
+
+import wasm_rt
+
+LIGHT_MODEL = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light" / "light_squeezenet.onnx"
+# Per tensor.  squeezenet's largest activation is ~5 MiB; a mutated dimension
+# asking for more fails with MemoryLimitError instead of eating the machine.
+MEMORY_LIMIT = 64 * 2**20
+HANG_SECONDS = 60
+EXAMPLES = int(os.environ.get("WASM_RT_FUZZ_EXAMPLES", "60"))
+
+FUZZ_SETTINGS = settings(
+    max_examples=EXAMPLES,
+    deadline=timedelta(seconds=30),
+    database=None,
+    derandomize=bool(os.environ.get("CI")),  # the same examples on every CI run
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+def small_model() -> bytes:
+    """A few-KB model touching common ops, initializers, a Constant and an If subgraph."""
+    rng = np.random.default_rng(0)
+    w = numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "w")
+    b = numpy_helper.from_array(rng.standard_normal(4).astype(np.float32), "b")
+    fc = numpy_helper.from_array(rng.standard_normal((16, 5)).astype(np.float32), "fc")
+    shape = numpy_helper.from_array(np.array([0, -1], dtype=np.int64), "shape")
+    then_g = helper.make_graph(
+        [helper.make_node("Softmax", ["logits"], ["then_out"], axis=-1)],
+        "then",
+        [],
+        [helper.make_tensor_value_info("then_out", TensorProto.FLOAT, None)],
+    )
+    else_g = helper.make_graph(
+        [helper.make_node("Identity", ["logits"], ["else_out"])],
+        "else",
+        [],
+        [helper.make_tensor_value_info("else_out", TensorProto.FLOAT, None)],
+    )
+    nodes = [
+        helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c"], ["r"]),
+        helper.make_node("MaxPool", ["r"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Reshape", ["p", "shape"], ["flat"]),
+        helper.make_node("MatMul", ["flat", "fc"], ["mm"]),
+        helper.make_node("Constant", [], ["bias"], value=numpy_helper.from_array(np.ones(5, np.float32))),
+        helper.make_node("Add", ["mm", "bias"], ["logits"]),
+        helper.make_node("ReduceSum", ["logits"], ["total"], keepdims=0),
+        helper.make_node("Constant", [], ["zero"], value_float=0.0),
+        helper.make_node("Greater", ["total", "zero"], ["cond"]),
+        helper.make_node("If", ["cond"], ["y"], then_branch=then_g, else_branch=else_g),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "fuzz_target",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3, 4, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 5])],
+        [w, b, fc, shape],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+TARGETS = {
+    "small": (small_model, {"x": np.random.default_rng(1).standard_normal((2, 3, 4, 4)).astype(np.float32)}),
+    "light_squeezenet": (
+        LIGHT_MODEL.read_bytes,
+        {"data_0": np.random.default_rng(2).random((1, 3, 224, 224), dtype=np.float32)},
+    ),
+}
+
+
+# One mutation: (kind, relative position in [0, 1), payload).
+mutation = st.tuples(
+    st.sampled_from(["flip", "set", "insert", "delete", "truncate"]),
+    st.floats(0.0, 1.0, exclude_max=True),
+    st.one_of(
+        st.integers(0, 255).map(lambda v: bytes([v])),
+        st.sampled_from([b"\x00", b"\xff", b"\x7f", b"\x80", b"\xff\xff\xff\xff\x0f"]),
+        st.binary(min_size=1, max_size=16),
+    ),
+)
+
+
+def mutate(data: bytes, mutations) -> bytes:
+    buf = bytearray(data)
+    for kind, where, payload in mutations:
+        pos = int(where * len(buf)) if buf else 0
+        if kind == "flip" and buf:
+            buf[pos] ^= 1 << (payload[0] % 8)
+        elif kind == "set" and buf:
+            buf[pos : pos + len(payload)] = payload
+        elif kind == "insert":
+            buf[pos:pos] = payload
+        elif kind == "delete":
+            del buf[pos : pos + len(payload)]
+        elif kind == "truncate":
+            del buf[pos:]
+    return bytes(buf)
+
+
+class Hang(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def watchdog(seconds: int):
+    """Raise Hang in the main thread if the block runs longer than ``seconds``."""
+    if not hasattr(signal, "SIGALRM"):
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise Hang(f"no result after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def load_and_run(model: bytes, feeds: dict) -> str:
+    """'ok' or the WasmRtError class name; anything else propagates and fails the test."""
+    options = wasm_rt.SessionOptions()
+    options.memory_limit = MEMORY_LIMIT
+    with watchdog(HANG_SECONDS):
+        try:
+            session = wasm_rt.InferenceSession(model, options)
+            session.run(None, feeds)
+        except wasm_rt.WasmRtError as e:
+            return type(e).__name__
+    return "ok"
+
+
+class Target:
+    """A model to fuzz; its repr stays short in Hypothesis' falsifying-example report."""
+
+    def __init__(self, name: str):
+        make, self.feeds = TARGETS[name]
+        self.name, self.model = name, make()
+
+    def __repr__(self) -> str:
+        return f"Target({self.name!r}, {len(self.model)} bytes)"
+
+
+@pytest.fixture(scope="module", params=sorted(TARGETS))
+def target(request):
+    return Target(request.param)
+
+
+def test_unmutated_models_run(target):
+    assert load_and_run(target.model, target.feeds) == "ok", f"{target.name} must run before it can be fuzzed"
+
+
+@FUZZ_SETTINGS
+@given(mutations=st.lists(mutation, min_size=1, max_size=4))
+def test_mutated_model_fails_cleanly(target, mutations):
+    load_and_run(mutate(target.model, mutations), target.feeds)
+
+
+@FUZZ_SETTINGS
+@given(data=st.binary(max_size=512))
+def test_random_bytes_fail_cleanly(data):
+    load_and_run(data, {})
