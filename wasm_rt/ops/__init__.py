@@ -6,6 +6,7 @@ the only place a new module is added (no scanning).
 
 from . import (  # noqa: F401
     activations,
+    attention,
     cast,
     control_flow,
     conv,
