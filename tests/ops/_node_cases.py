@@ -6,6 +6,9 @@ attributes are converted the way the loader hands them to kernels.
 
 from __future__ import annotations
 
+import functools
+import warnings
+
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
@@ -44,8 +47,16 @@ def _opset(model) -> int:
     return 21
 
 
+@functools.cache
+def _all_cases():
+    # The generators emit numpy overflow warnings while building their data.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return tuple(collect_testcases())
+
+
 def node_cases(op_types: set[str]):
-    for case in collect_testcases():
+    for case in _all_cases():
         if case.model is None or len(case.model.graph.node) != 1:
             continue
         node = case.model.graph.node[0]
