@@ -222,8 +222,34 @@ def load_case(case_dir: str | Path) -> Case:
     return Case(os.path.basename(case_dir.rstrip("/")), model_path, data_sets, rtol, atol)
 
 
-def compare(expected: list, actual: list, rtol: float, atol: float, where: str = "") -> str | None:
-    """None if ``actual`` matches ``expected`` as onnx's runner requires, else why not."""
+# Cases whose outputs are drawn at random: the expected values come from
+# numpy's generator, which the spec does not prescribe, so only structure
+# (count, shape, dtype) and the set of possible values can be checked.
+RANDOM_OUTPUT_CASES = {
+    "test_bernoulli": "Bernoulli draws at random; values checked to be 0 or 1",
+    "test_training_dropout": "Dropout in training mode drops at random; shape and dtype checked",
+}
+
+
+def random_output_note(name: str) -> str | None:
+    if "zero_ratio" in name:  # ratio 0 keeps everything: deterministic
+        return None
+    return next((v for k, v in RANDOM_OUTPUT_CASES.items() if name.startswith(k)), None)
+
+
+def compare(
+    expected: list,
+    actual: list,
+    rtol: float,
+    atol: float,
+    where: str = "",
+    check_values: bool = True,
+) -> str | None:
+    """None if ``actual`` matches ``expected`` as onnx's runner requires, else why not.
+
+    With ``check_values=False`` (random outputs) only structure, shape and
+    dtype are compared.
+    """
     import numpy as np
 
     if not isinstance(actual, (list, tuple)) or len(actual) != len(expected):
@@ -238,14 +264,16 @@ def compare(expected: list, actual: list, rtol: float, atol: float, where: str =
         if isinstance(ref, dict):
             if not isinstance(out, dict) or sorted(out) != sorted(ref):
                 return f"{at}: expected a map with keys {sorted(ref)}, got {_describe(out)}"
-            problem = compare([ref[k] for k in sorted(ref)], [out[k] for k in sorted(ref)], rtol, atol, f"{at} ")
+            problem = compare(
+                [ref[k] for k in sorted(ref)], [out[k] for k in sorted(ref)], rtol, atol, f"{at} ", check_values
+            )
             if problem:
                 return problem
             continue
         if isinstance(ref, (list, tuple)):
             if not isinstance(out, (list, tuple)):
                 return f"{at}: expected a sequence of {len(ref)}, got {_describe(out)}"
-            problem = compare(list(ref), list(out), rtol, atol, f"{at} item ")
+            problem = compare(list(ref), list(out), rtol, atol, f"{at} item ", check_values)
             if problem:
                 return problem
             continue
@@ -260,6 +288,8 @@ def compare(expected: list, actual: list, rtol: float, atol: float, where: str =
             continue
         if out.dtype != ref.dtype:
             return f"{at}: dtype {out.dtype}, expected {ref.dtype}"
+        if not check_values:
+            continue
         try:
             np.testing.assert_allclose(out, ref, rtol=rtol, atol=atol)
         except AssertionError as e:
@@ -292,6 +322,8 @@ class Result:
 
 def run_case(case_dir: str | Path) -> Result:
     """Load, run and check one case; every outcome becomes a Result, never an exception."""
+    import numpy as np
+
     import wasm_rt
 
     name = os.path.basename(str(case_dir).rstrip("/"))
@@ -314,10 +346,14 @@ def run_case(case_dir: str | Path) -> Result:
         except Exception as e:  # noqa: BLE001
             return done("failed", f"run: {_exc(e)}")
         where = f"data set {i} " if len(case.data_sets) > 1 else ""
-        problem = compare(ds.expected, actual, case.rtol, case.atol, where)
+        note = random_output_note(name)
+        problem = compare(ds.expected, actual, case.rtol, case.atol, where, check_values=note is None)
+        if not problem and note and name.startswith("test_bernoulli"):
+            if not all(set(np.unique(a).tolist()) <= {0, 1} for a in actual):
+                problem = f"{where}Bernoulli output has values other than 0 and 1"
         if problem:
             return done("failed", f"mismatch: {problem}")
-    return done("passed")
+    return done("passed", f"random output: {note}" if note else "")
 
 
 def _exc(e: BaseException) -> str:
@@ -441,6 +477,41 @@ def summarize(results: list[Result]) -> str:
     return text
 
 
+def short_reason(reason: str) -> str:
+    """A one-line reason for the expected-failures file, from a Result's reason."""
+    import re
+
+    if "unsupported operator" in reason:
+        ops = re.findall(r"\n?\s*(\w+) \(domain '([^']*)', opset (\d+)\)", reason)
+        if ops:
+            names = ", ".join(
+                f"{'' if d in ('', 'ai.onnx') else d + '::'}{op}-{v}" for op, d, v in ops
+            )
+            return f"no kernel: {names}"
+    m = re.search(r"element type (.+?) \((\d+)\) has no numpy equivalent", reason)
+    if m:
+        # Types newer than wasm_rt's table, named as in onnx's TensorProto.DataType.
+        newer = {24: "float8e8m0", 25: "uint2", 26: "int2", 27: "float6e2m3", 28: "float6e3m2"}
+        kind = m.group(1)
+        if kind.startswith("<unknown"):
+            kind = newer.get(int(m.group(2)), f"element type {m.group(2)}")
+        return f"{kind} tensors: numpy has no such dtype, wasm_rt cannot hold them"
+    text = " ".join(reason.split())
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def write_expected(results: list[Result], path: Path) -> None:
+    """Write every failing case as 'name  # reason', sorted (to review, not to trust blindly)."""
+    lines = [
+        "# ONNX node conformance cases expected to fail, one per line: case_name  # reason",
+        "# Checked by tests/test_conformance.py; regenerate the skeleton with",
+        "#   python scripts/conformance.py --write-expected tests/conformance_expected_failures.txt",
+        "# and keep the reasons true.",
+    ]
+    lines += [f"{r.name}  # {short_reason(r.reason)}" for r in results if r.status == "failed"]
+    Path(path).write_text("\n".join(lines) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-k", action="append", metavar="SUBSTR", help="only cases whose name contains SUBSTR (repeatable)")
@@ -450,6 +521,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per case (default: %(default)s)")
     parser.add_argument("--cache", type=Path, default=CACHE_DIR, help="case directory (default: %(default)s)")
     parser.add_argument("--regenerate", action="store_true", help="rewrite the case cache")
+    parser.add_argument("--write-expected", metavar="FILE", help="write the failing cases as an expected-failures file")
     args = parser.parse_args(argv)
 
     t0 = time.perf_counter()
@@ -463,6 +535,8 @@ def main(argv: list[str] | None = None) -> int:
         for r in results:
             if r.status != "passed":
                 print(f"{r.status.upper()} {r.name}: {r.reason}")
+    if args.write_expected:
+        write_expected(results, Path(args.write_expected))
     if args.json:
         Path(args.json).write_text(json.dumps([asdict(r) for r in results], indent=1))
     print(f"{summarize(results)} ({len(names)} cases in {time.perf_counter() - t0:.1f} s)")

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Create .venv (Python 3.11+) and install wasm_rt (editable) with its test
+# dependencies.  Idempotent: a second run only checks that everything is there.
+#
+#   scripts/setup.sh            # uses python3.13 / 3.12 / 3.11 / python3, first found
+#   PYTHON=python3.12 scripts/setup.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv=${VENV:-.venv}
+stamp="$venv/.wasm_rt-setup-stamp"
+
+find_python() {
+  if [ -n "${PYTHON:-}" ]; then echo "$PYTHON"; return; fi
+  for p in python3.13 python3.12 python3.11 python3; do
+    if command -v "$p" >/dev/null 2>&1 &&
+       "$p" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+      echo "$p"; return
+    fi
+  done
+  echo "scripts/setup.sh: no Python 3.11+ found (set PYTHON=...)" >&2
+  exit 1
+}
+
+if [ ! -x "$venv/bin/python" ]; then
+  py=$(find_python)
+  echo "setup: creating $venv with $($py --version)"
+  "$py" -m venv "$venv"
+fi
+
+# Reinstall only when the inputs changed since the last successful setup.
+want=$(cat requirements-dev.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] &&
+   "$venv/bin/python" -c 'import wasm_rt, onnx, onnxruntime, pytest, hypothesis' 2>/dev/null; then
+  echo "setup: $venv is up to date"
+  exit 0
+fi
+
+"$venv/bin/python" -m pip install -q -r requirements-dev.txt
+"$venv/bin/python" -m pip install -q -e .
+echo "$want" > "$stamp"
+echo "setup: $venv ready ($("$venv/bin/python" --version))"
