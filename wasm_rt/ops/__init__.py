@@ -20,6 +20,7 @@ from . import (  # noqa: F401
     random,
     reduce,
     resize,
+    rnn,
     sequence,
     shape,
     shape_build,
