@@ -10,6 +10,7 @@ from . import (  # noqa: F401
     cast,
     control_flow,
     conv,
+    detection,
     elementwise,
     indexing,
     linalg,
