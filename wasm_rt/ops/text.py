@@ -86,7 +86,8 @@ def string_split(x, *, delimiter=None, maxsplit=None):
     x = _check_strings(x, "StringSplit")
     sep = delimiter or None  # an empty delimiter means "split on runs of whitespace"
     limit = -1 if maxsplit is None else int(maxsplit)
-    parts = np.frompyfunc(lambda s: s.split(sep, limit), 1, 1)(x.astype(object))
+    # An empty string has no pieces (onnxruntime), not one empty piece (str.split).
+    parts = np.frompyfunc(lambda s: s.split(sep, limit) if s else [], 1, 1)(x.astype(object))
     parts = np.asarray(parts, dtype=object).reshape(x.shape)
     counts = np.frompyfunc(len, 1, 1)(parts).astype(np.int64).reshape(x.shape)
     width = int(counts.max(initial=0))
