@@ -11,7 +11,7 @@ Input ``pixels``: float32 [batch, 1, 8, 8], values 0..16 (ink count of each
 4x4 block of a 32x32 bitmap, as in the data set). Output ``probabilities``:
 float32 [batch, 10].
 
-Usage: python scripts/train_digits.py [OUT]   (default web/models/digits.onnx)
+Usage: python scripts/train_digits.py [OUT]   (default wasm_rt/data/digits.onnx)
 Needs scikit-learn and onnx (development tools, not runtime dependencies).
 """
 
@@ -28,7 +28,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
 
 SEED = 0
-DEFAULT_OUT = Path(__file__).resolve().parents[1] / "web" / "models" / "digits.onnx"
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "wasm_rt" / "data" / "digits.onnx"
 
 
 def augment(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -4,7 +4,8 @@ Layout of the output::
 
     index.html, wasm_rt.js, worker.js, app.js, style.css   the front end (web/)
     manifest.json                                          what the front end reads
-    models/*.onnx                                          sample models
+    models/*.onnx                                          the shipped models (wasm_rt/data)
+                                                           and those given with --model
     pyodide/                                               the verified Pyodide bundle,
         pyodide-lock.json                                  plus wasm_rt's wheel in the lock,
         wasm_rt-<version>-py3-none-any.whl                 so loadPackage("wasm-rt") is offline
@@ -134,7 +135,7 @@ def build_site(
             shutil.copy(web / name, out / name)
     model_entries = []
     (out / "models").mkdir()
-    sources = sorted((web / "models").glob("*.onnx")) + [Path(m) for m in models]
+    sources = sorted((PACKAGE_DIR / "data").glob("*.onnx")) + [Path(m) for m in models]
     for src in sources:
         if not src.is_file():
             raise SiteError(f"model {src} does not exist")
