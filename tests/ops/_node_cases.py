@@ -80,7 +80,9 @@ def run_case(case):
         while args and args[-1] is None:
             args.pop()
         if k.context:
-            ctx = KernelContext(node.name, node.op_type, opset, len(node.output), tuple(node.output))
+            ctx = KernelContext(
+                node.name, node.op_type, opset, len(node.output), tuple(node.output)
+            )
             got = k.fn(ctx, *args, **attrs)
         else:
             got = k.fn(*args, **attrs)

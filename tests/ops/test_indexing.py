@@ -32,7 +32,11 @@ def test_onnx_node_case(case):
 @pytest.mark.parametrize("axis", [0, 1, -1])
 @pytest.mark.parametrize("indices", [[[0, -1], [2, 1]], [-3], 1, []])
 def test_gather(opset, axis, indices):
-    idx = np.array(indices, I64).reshape(np.shape(indices)) if indices != [] else np.zeros(0, I64)
+    idx = (
+        np.array(indices, I64).reshape(np.shape(indices))
+        if indices != []
+        else np.zeros(0, I64)
+    )
     check_op("Gather", {"x": arange(3, 3, 4), "i": idx}, opset=opset, axis=axis)
 
 
@@ -61,7 +65,9 @@ def test_gather_nd(shape, indices, batch_dims):
     check_op("GatherND", inputs, opset=13, batch_dims=batch_dims)
 
 
-@pytest.mark.parametrize("opset, reduction", [(13, None), (16, "add"), (16, "mul"), (18, "max"), (18, "min")])
+@pytest.mark.parametrize(
+    "opset, reduction", [(13, None), (16, "add"), (16, "mul"), (18, "max"), (18, "min")]
+)
 def test_scatter_elements(opset, reduction):
     attrs = {} if reduction is None else {"reduction": reduction}
     # Duplicates only where a reduction makes the result well defined.
@@ -73,19 +79,36 @@ def test_scatter_elements(opset, reduction):
 
 
 def test_scatter_elements_negative_axis():
-    inputs = {"x": arange(3, 3), "i": np.array([[-1], [0]], I64), "u": np.ones((2, 1), F32)}
+    inputs = {
+        "x": arange(3, 3),
+        "i": np.array([[-1], [0]], I64),
+        "u": np.ones((2, 1), F32),
+    }
     check_op("ScatterElements", inputs, opset=13, axis=-1)
 
 
-@pytest.mark.parametrize("opset, reduction", [(13, None), (16, "add"), (16, "mul"), (18, "max"), (18, "min")])
+@pytest.mark.parametrize(
+    "opset, reduction", [(13, None), (16, "add"), (16, "mul"), (18, "max"), (18, "min")]
+)
 def test_scatter_nd(opset, reduction):
     attrs = {} if reduction is None else {"reduction": reduction}
-    idx = np.array([[0], [2]], I64) if reduction is None else np.array([[0], [0], [2]], I64)
+    idx = (
+        np.array([[0], [2]], I64)
+        if reduction is None
+        else np.array([[0], [0], [2]], I64)
+    )
     inputs = {"x": arange(4, 3), "i": idx, "u": arange(idx.shape[0], 3) + 1}
     check_op("ScatterND", inputs, opset=opset, **attrs)
 
 
-@pytest.mark.parametrize("x", [np.array([[1, 0], [0, 3]], F32), np.zeros((2, 0), F32), np.array([0, 2, 0], np.int32)])
+@pytest.mark.parametrize(
+    "x",
+    [
+        np.array([[1, 0], [0, 3]], F32),
+        np.zeros((2, 0), F32),
+        np.array([0, 2, 0], np.int32),
+    ],
+)
 def test_non_zero(x):
     check_op("NonZero", {"x": x}, opset=13)
 
@@ -112,7 +135,10 @@ def test_trilu(upper, k):
 @pytest.mark.parametrize("axis", [None, 0, -1])
 def test_compress(axis):
     attrs = {} if axis is None else {"axis": axis}
-    inputs = {"x": arange(3, 2), "c": np.array([True, False, True])[: 2 if axis == -1 else 3]}
+    inputs = {
+        "x": arange(3, 2),
+        "c": np.array([True, False, True])[: 2 if axis == -1 else 3],
+    }
     check_op("Compress", inputs, opset=11, **attrs)
 
 
@@ -145,7 +171,10 @@ def _run(op, inputs, **attrs):
         ("Gather", {"x": arange(3, 2), "i": np.array([-4], I64)}),
         ("GatherElements", {"x": arange(3, 2), "i": np.array([[0, 5]], I64)}),
         ("GatherND", {"x": arange(3, 2), "i": np.array([[0, 2]], I64)}),
-        ("ScatterND", {"x": arange(3), "i": np.array([[-4]], I64), "u": np.ones(1, F32)}),
+        (
+            "ScatterND",
+            {"x": arange(3), "i": np.array([[-4]], I64), "u": np.ones(1, F32)},
+        ),
         (
             "ScatterElements",
             {"x": arange(3), "i": np.array([3], I64), "u": np.ones(1, F32)},
@@ -158,7 +187,11 @@ def test_out_of_range_index_raises(op, inputs):
 
 
 def test_one_hot_over_limit():
-    inputs = {"i": np.zeros(1 << 10, I64), "d": np.array(1 << 20, I64), "v": np.array([0, 1], F32)}
+    inputs = {
+        "i": np.zeros(1 << 10, I64),
+        "d": np.array(1 << 20, I64),
+        "v": np.array([0, 1], F32),
+    }
     model = single_node_model("OneHot", inputs, opset=11)
     so = wasm_rt.SessionOptions()
     so.memory_limit = 1 << 20

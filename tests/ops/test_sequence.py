@@ -49,7 +49,12 @@ def _same(ours, theirs):
             _same(a, b)
         else:
             a, b = np.asarray(a), np.asarray(b)
-            assert a.dtype == b.dtype and a.shape == b.shape, (a.dtype, a.shape, b.dtype, b.shape)
+            assert a.dtype == b.dtype and a.shape == b.shape, (
+                a.dtype,
+                a.shape,
+                b.dtype,
+                b.shape,
+            )
             np.testing.assert_array_equal(a, b)
 
 
@@ -92,7 +97,9 @@ def test_insert_erase(pos):
 def test_concat_from_sequence(axis, new_axis):
     nodes = [
         helper.make_node("SequenceConstruct", ["x", "y", "z"], ["s"]),
-        helper.make_node("ConcatFromSequence", ["s"], ["out"], axis=axis, new_axis=new_axis),
+        helper.make_node(
+            "ConcatFromSequence", ["s"], ["out"], axis=axis, new_axis=new_axis
+        ),
     ]
     _check(_model(nodes, XYZ, ["out"]), FEEDS)
 
@@ -102,14 +109,20 @@ def test_concat_from_sequence(axis, new_axis):
     [(None, 0, 1), (None, 1, 0), (2, 1, 1), (np.array([1, 2], I64), -1, 1)],
 )
 def test_split_to_sequence(split, axis, keepdims):
-    inputs = {"x": FEEDS["x"], "split": None if split is None else np.asarray(split, I64)}
+    inputs = {
+        "x": FEEDS["x"],
+        "split": None if split is None else np.asarray(split, I64),
+    }
     model_inputs = [("x", FLOAT, [2, 3])]
     names = ["x"]
     nodes = []
     if split is not None:
         nodes.append(
             helper.make_node(
-                "Constant", [], ["split"], value=onnx.numpy_helper.from_array(inputs["split"])
+                "Constant",
+                [],
+                ["split"],
+                value=onnx.numpy_helper.from_array(inputs["split"]),
             )
         )
         names.append("split")
@@ -157,7 +170,9 @@ def test_sequence_map_runs_body_per_element():
     ]
     model = _model(nodes, XYZ, ["out"])
     out = run_wasm_rt(model, FEEDS)[0]
-    np.testing.assert_array_equal(out, np.concatenate([FEEDS["x"] + FEEDS["z"], FEEDS["y"] + FEEDS["z"]]))
+    np.testing.assert_array_equal(
+        out, np.concatenate([FEEDS["x"] + FEEDS["z"], FEEDS["y"] + FEEDS["z"]])
+    )
 
 
 # --- Random ------------------------------------------------------------------
@@ -171,8 +186,8 @@ def _random_model(op, opset=21, inputs=(), **attrs):
 @pytest.mark.parametrize(
     "op, attrs",
     [
-        ("RandomNormal", dict(shape=[1000], mean=2.0, scale=0.5)),
-        ("RandomUniform", dict(shape=[1000], low=-1.0, high=3.0, dtype=11)),
+        ("RandomNormal", {"shape": [1000], "mean": 2.0, "scale": 0.5}),
+        ("RandomUniform", {"shape": [1000], "low": -1.0, "high": 3.0, "dtype": 11}),
     ],
 )
 def test_random_seeded_is_deterministic_and_in_distribution(op, attrs):
@@ -221,7 +236,13 @@ def test_string_normalizer(action, case_sensitive):
 
 
 def test_string_normalizer_all_removed():
-    check_op("StringNormalizer", {"x": _strings("a", "A").reshape(1, 2)}, opset=10, stopwords=["a"], locale="C")
+    check_op(
+        "StringNormalizer",
+        {"x": _strings("a", "A").reshape(1, 2)},
+        opset=10,
+        stopwords=["a"],
+        locale="C",
+    )
 
 
 def test_string_concat_broadcast():
@@ -230,7 +251,11 @@ def test_string_concat_broadcast():
 
 @pytest.mark.parametrize("delimiter, maxsplit", [(None, None), (",", None), (",", 1)])
 def test_string_split(delimiter, maxsplit):
-    attrs = {k: v for k, v in dict(delimiter=delimiter, maxsplit=maxsplit).items() if v is not None}
+    attrs = {
+        k: v
+        for k, v in {"delimiter": delimiter, "maxsplit": maxsplit}.items()
+        if v is not None
+    }
     x = _strings("a,b,,c", "", "x y  z", "no")
     check_op("StringSplit", {"x": x}, outputs=2, opset=20, **attrs)
 

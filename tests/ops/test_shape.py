@@ -92,7 +92,9 @@ def test_concat(axis):
 
 
 def test_concat_with_empty():
-    check_op("Concat", {"a": arange(2, 3), "b": np.zeros((0, 3), F32)}, opset=13, axis=0)
+    check_op(
+        "Concat", {"a": arange(2, 3), "b": np.zeros((0, 3), F32)}, opset=13, axis=0
+    )
 
 
 @pytest.mark.parametrize("opset", [11, 13, 18])
@@ -144,7 +146,14 @@ def test_slice(starts, ends, axes, steps):
 
 
 def test_slice_attrs_opset1():
-    check_op("Slice", {"x": arange(4, 6)}, opset=1, starts=[1, -3], ends=[100, -1], axes=[0, 1])
+    check_op(
+        "Slice",
+        {"x": arange(4, 6)},
+        opset=1,
+        starts=[1, -3],
+        ends=[100, -1],
+        axes=[0, 1],
+    )
 
 
 def test_slice_empty_input():
@@ -195,9 +204,11 @@ def test_pad_attr_opset2():
 # --- Shape / Size / constants / Range ---------------------------------------
 
 
-@pytest.mark.parametrize("start, end", [(None, None), (1, None), (-2, None), (0, -1), (5, 9)])
+@pytest.mark.parametrize(
+    "start, end", [(None, None), (1, None), (-2, None), (0, -1), (5, 9)]
+)
 def test_shape(start, end):
-    attrs = {k: v for k, v in dict(start=start, end=end).items() if v is not None}
+    attrs = {k: v for k, v in {"start": start, "end": end}.items() if v is not None}
     check_op("Shape", {"x": arange(2, 3, 4)}, opset=15, **attrs)
 
 
@@ -230,10 +241,18 @@ def test_constant(attrs):
 
 @pytest.mark.parametrize(
     "start, limit, delta, dtype",
-    [(0, 10, 3, I64), (10, 0, -3, np.int32), (1.0, 2.0, 0.3, F32), (5, 5, 1, I64), (2, 0, 1, I64)],
+    [
+        (0, 10, 3, I64),
+        (10, 0, -3, np.int32),
+        (1.0, 2.0, 0.3, F32),
+        (5, 5, 1, I64),
+        (2, 0, 1, I64),
+    ],
 )
 def test_range(start, limit, delta, dtype):
-    inputs = {n: np.array(v, dtype) for n, v in dict(a=start, b=limit, c=delta).items()}
+    inputs = {
+        n: np.array(v, dtype) for n, v in {"a": start, "b": limit, "c": delta}.items()
+    }
     check_op("Range", inputs, opset=21, rtol=1e-6)
 
 
@@ -242,7 +261,9 @@ def test_range(start, limit, delta, dtype):
 
 @pytest.mark.parametrize("mode", ["DCR", "CRD"])
 def test_depth_to_space(mode):
-    check_op("DepthToSpace", {"x": arange(1, 8, 2, 3)}, opset=13, blocksize=2, mode=mode)
+    check_op(
+        "DepthToSpace", {"x": arange(1, 8, 2, 3)}, opset=13, blocksize=2, mode=mode
+    )
 
 
 def test_space_to_depth():
@@ -255,7 +276,9 @@ def test_reverse_sequence(batch_axis, time_axis):
     inputs = {"x": x, "lens": np.array([4, 3, 1, 0], I64)}
     if batch_axis == 0:
         inputs["lens"] = np.array([1, 2, 3, 4], I64)
-    check_op("ReverseSequence", inputs, opset=10, batch_axis=batch_axis, time_axis=time_axis)
+    check_op(
+        "ReverseSequence", inputs, opset=10, batch_axis=batch_axis, time_axis=time_axis
+    )
 
 
 @pytest.mark.parametrize("shape, axes", [([3, 7], None), ([5], [-1]), ([2], [0])])
@@ -286,8 +309,17 @@ def _run(model, feeds, memory_limit=None):
         ("Expand", {"x": np.ones(1, F32), "s": np.array([1 << 20, 1 << 12], I64)}),
         ("Tile", {"x": np.ones((2, 2), F32), "r": np.array([1 << 20, 1 << 10], I64)}),
         ("ConstantOfShape", {"s": np.array([1 << 30, 64], I64)}),
-        ("Range", {"a": np.array(0, I64), "b": np.array(1 << 40, I64), "c": np.array(1, I64)}),
-        ("Pad", {"x": np.ones((2, 2), F32), "pads": np.array([1 << 20, 0, 0, 1 << 20], I64)}),
+        (
+            "Range",
+            {"a": np.array(0, I64), "b": np.array(1 << 40, I64), "c": np.array(1, I64)},
+        ),
+        (
+            "Pad",
+            {
+                "x": np.ones((2, 2), F32),
+                "pads": np.array([1 << 20, 0, 0, 1 << 20], I64),
+            },
+        ),
     ],
 )
 def test_over_limit_allocation_raises(op, inputs):

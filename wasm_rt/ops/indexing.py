@@ -24,7 +24,9 @@ def gather(x, indices, *, axis=0):
 
 def _element_index(indices: np.ndarray, axis: int) -> tuple:
     """Fancy index placing ``indices`` on ``axis`` and the position elsewhere."""
-    grids = list(np.meshgrid(*[np.arange(d) for d in indices.shape], indexing="ij", sparse=True))
+    grids = list(
+        np.meshgrid(*[np.arange(d) for d in indices.shape], indexing="ij", sparse=True)
+    )
     grids[axis] = indices
     return tuple(grids)
 
@@ -63,7 +65,8 @@ def _nd_index(data: np.ndarray, indices: np.ndarray, batch_dims: int, what: str)
             f"{what}: batch dimensions of data {data.shape} and indices {indices.shape} differ"
         )
     cols = [
-        check_index_range(indices[..., i], data.shape[batch_dims + i], what) for i in range(k)
+        check_index_range(indices[..., i], data.shape[batch_dims + i], what)
+        for i in range(k)
     ]
     return cols
 
@@ -75,7 +78,9 @@ def gather_nd(x, indices, *, batch_dims=0):
     cols = _nd_index(x, indices, batch_dims, "GatherND")
     # The batch coordinates are the leading positions of the indices themselves.
     batch = list(
-        np.meshgrid(*[np.arange(d) for d in indices.shape[:-1]], indexing="ij", sparse=True)
+        np.meshgrid(
+            *[np.arange(d) for d in indices.shape[:-1]], indexing="ij", sparse=True
+        )
     )[:batch_dims]
     return x[tuple(batch + cols)]
 
@@ -90,7 +95,9 @@ _REDUCE = {
 }
 
 
-def _scatter(out: np.ndarray, index: tuple, updates: np.ndarray, reduction: str, what: str):
+def _scatter(
+    out: np.ndarray, index: tuple, updates: np.ndarray, reduction: str, what: str
+):
     if reduction == "none":
         out[index] = updates
     elif reduction in _REDUCE:
@@ -111,7 +118,9 @@ def scatter_elements(x, indices, updates, *, axis=0, reduction="none"):
             f"shape {indices.shape}"
         )
     idx = check_index_range(indices, x.shape[axis], "ScatterElements")
-    return _scatter(x.copy(), _element_index(idx, axis), updates, reduction, "ScatterElements")
+    return _scatter(
+        x.copy(), _element_index(idx, axis), updates, reduction, "ScatterElements"
+    )
 
 
 @register("Scatter", since=9)
@@ -165,7 +174,9 @@ def one_hot(indices, depth, values, *, axis=-1):
         raise ValueError(f"OneHot: depth must be positive, got {depth}")
     values = np.asarray(values).reshape(-1)
     if values.size != 2:
-        raise ValueError(f"OneHot: values must be [off_value, on_value], got {values.size}")
+        raise ValueError(
+            f"OneHot: values must be [off_value, on_value], got {values.size}"
+        )
     rank = indices.ndim + 1
     axis = normalize_axis(axis, rank)
     out_shape = indices.shape[:axis] + (depth,) + indices.shape[axis:]
@@ -189,7 +200,7 @@ def trilu(x, k=None, *, upper=1):
 
 
 @register("Unique", since=11, context=True)
-def unique(ctx, x, *, axis=None, sorted=1):  # noqa: A002 - the ONNX attribute name
+def unique(ctx, x, *, axis=None, sorted=1):
     if axis is not None:
         axis = normalize_axis(axis, x.ndim)
     y, first, inverse, counts = np.unique(

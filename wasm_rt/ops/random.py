@@ -68,7 +68,9 @@ def random_uniform_like(x, *, dtype=None, low=0.0, high=1.0, seed=None):
 def multinomial(x, *, dtype=INT32, sample_size=1, seed=None):
     """Samples class indices from unnormalised log-probabilities ``x`` [batch, classes]."""
     if x.ndim != 2:
-        raise ValueError(f"Multinomial: expected a [batch, classes] input, got {x.shape}")
+        raise ValueError(
+            f"Multinomial: expected a [batch, classes] input, got {x.shape}"
+        )
     out_dtype = to_numpy(dtype)
     if out_dtype not in (np.int32, np.int64):
         raise ValueError(f"Multinomial: dtype must be int32 or int64, got {out_dtype}")
@@ -84,7 +86,10 @@ def multinomial(x, *, dtype=INT32, sample_size=1, seed=None):
     # single searchsorted serves every row.
     offset = np.arange(batch, dtype=np.float64)[:, None]
     flat = (cdf + offset).reshape(-1)
-    idx = np.searchsorted(flat, u + offset, side="right") - offset.astype(np.int64) * classes
+    idx = (
+        np.searchsorted(flat, u + offset, side="right")
+        - offset.astype(np.int64) * classes
+    )
     return np.minimum(idx, classes - 1).astype(out_dtype)
 
 

@@ -20,13 +20,15 @@ def _position(seq: list, position, what: str, insert: bool = False) -> int:
     pos = int(np.asarray(position).reshape(-1)[0])
     hi = n if insert else n - 1
     if not -n <= pos <= hi:
-        raise ValueError(f"{what}: position {pos} is out of range for a sequence of length {n}")
+        raise ValueError(
+            f"{what}: position {pos} is out of range for a sequence of length {n}"
+        )
     return pos + n if pos < 0 else pos
 
 
 def _check_sequence(seq, what: str) -> list:
     if not isinstance(seq, list):
-        raise ValueError(f"{what}: expected a sequence, got {type(seq).__name__}")
+        raise TypeError(f"{what}: expected a sequence, got {type(seq).__name__}")
     return seq
 
 
@@ -52,7 +54,11 @@ def sequence_insert(seq, tensor, position=None):
             f"SequenceInsert: tensor dtype {tensor.dtype} differs from the sequence's "
             f"{seq[0].dtype}"
         )
-    pos = len(seq) if position is None else _position(seq, position, "SequenceInsert", True)
+    pos = (
+        len(seq)
+        if position is None
+        else _position(seq, position, "SequenceInsert", True)
+    )
     return seq[:pos] + [tensor] + seq[pos:]
 
 
@@ -67,7 +73,9 @@ def sequence_erase(seq, position=None):
     seq = _check_sequence(seq, "SequenceErase")
     if not seq:
         raise ValueError("SequenceErase: the sequence is empty")
-    pos = len(seq) - 1 if position is None else _position(seq, position, "SequenceErase")
+    pos = (
+        len(seq) - 1 if position is None else _position(seq, position, "SequenceErase")
+    )
     return seq[:pos] + seq[pos + 1 :]
 
 
@@ -89,7 +97,11 @@ def split_to_sequence(x, split=None, *, axis=0, keepdims=1):
         if chunk <= 0:
             raise ValueError(f"SplitToSequence: split must be positive, got {chunk}")
         # Equal chunks with a shorter last one when dim is not a multiple.
-        sizes = split_sizes(dim, -(-dim // chunk), "SplitToSequence", uneven=True) if dim else []
+        sizes = (
+            split_sizes(dim, -(-dim // chunk), "SplitToSequence", uneven=True)
+            if dim
+            else []
+        )
     else:
         sizes = as_int_list(split)
         if any(s < 0 for s in sizes) or sum(sizes) != dim:
@@ -133,7 +145,7 @@ def sequence_map(ctx, seq, *extra, body):
 
 
 @register("Optional", since=15)
-def optional(x=None, *, type=None):  # noqa: A002 - the ONNX attribute name
+def optional(x=None, *, type=None):
     if x is None and type is None:
         raise ValueError("Optional: an empty optional needs the 'type' attribute")
     return x

@@ -22,7 +22,9 @@ def _reshape(x: np.ndarray, shape, allowzero: int) -> np.ndarray:
         raise ValueError(f"Reshape: invalid dimension in shape {dims}")
     if allowzero:
         if 0 in dims and -1 in dims:
-            raise ValueError(f"Reshape: shape {dims} has both 0 and -1 with allowzero=1")
+            raise ValueError(
+                f"Reshape: shape {dims} has both 0 and -1 with allowzero=1"
+            )
     else:
         # 0 means "copy this dimension from the input", so it needs one there.
         for i, d in enumerate(dims):
@@ -74,7 +76,9 @@ def _squeeze(x: np.ndarray, axes) -> np.ndarray:
     axes = normalize_axes(as_int_list(axes), x.ndim)
     for a in axes:
         if x.shape[a] != 1:
-            raise ValueError(f"Squeeze: dimension {a} of {x.shape} is {x.shape[a]}, not 1")
+            raise ValueError(
+                f"Squeeze: dimension {a} of {x.shape} is {x.shape[a]}, not 1"
+            )
     return np.squeeze(x, axis=axes)
 
 
@@ -112,7 +116,9 @@ def transpose(x, *, perm=None):
     if perm is None:
         return np.transpose(x)
     if sorted(perm) != list(range(x.ndim)):
-        raise ValueError(f"Transpose: perm {list(perm)} is not a permutation of rank {x.ndim}")
+        raise ValueError(
+            f"Transpose: perm {list(perm)} is not a permutation of rank {x.ndim}"
+        )
     return np.transpose(x, perm)
 
 
@@ -153,7 +159,9 @@ def split_sizes(dim: int, n: int, what: str, uneven: bool = False) -> list[int]:
         sizes = [min(chunk, max(dim - i * chunk, 0)) for i in range(n)]
         return sizes
     if dim % n:
-        raise ValueError(f"{what}: dimension {dim} does not split evenly into {n} parts")
+        raise ValueError(
+            f"{what}: dimension {dim} does not split evenly into {n} parts"
+        )
     return [dim // n] * n
 
 
@@ -220,7 +228,9 @@ def _slice(x, starts, ends, axes=None, steps=None) -> np.ndarray:
     axes = list(range(len(starts))) if axes is None else as_int_list(axes)
     steps = [1] * len(starts) if steps is None else as_int_list(steps)
     if not len(axes) == len(steps) == len(starts):
-        raise ValueError("Slice: starts, ends, axes and steps must have the same length")
+        raise ValueError(
+            "Slice: starts, ends, axes and steps must have the same length"
+        )
     axes = normalize_axes(axes, x.ndim)
     if len(set(axes)) != len(axes):
         raise ValueError(f"Slice: repeated axes {axes}")
@@ -262,7 +272,9 @@ def expand(x, shape):
     try:
         out_shape = np.broadcast_shapes(x.shape, tuple(dims))
     except ValueError:
-        raise ValueError(f"Expand: input {x.shape} cannot broadcast to {dims}") from None
+        raise ValueError(
+            f"Expand: input {x.shape} cannot broadcast to {dims}"
+        ) from None
     check_alloc(out_shape, x.dtype, "Expand output")
     # A copy, not a broadcast view: later kernels may write into their inputs' buffers.
     return np.broadcast_to(x, out_shape).copy()

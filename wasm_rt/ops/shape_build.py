@@ -13,12 +13,21 @@ from ._common import as_int_list, normalize_axes, normalize_axis
 
 # --- Pad ---------------------------------------------------------------------
 
-_PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "edge", "wrap": "wrap"}
+_PAD_MODES = {
+    "constant": "constant",
+    "reflect": "reflect",
+    "edge": "edge",
+    "wrap": "wrap",
+}
 
 
 def _pad(x: np.ndarray, pads, mode: str, value, axes=None) -> np.ndarray:
     pads = as_int_list(pads)
-    axes = list(range(x.ndim)) if axes is None else normalize_axes(as_int_list(axes), x.ndim)
+    axes = (
+        list(range(x.ndim))
+        if axes is None
+        else normalize_axes(as_int_list(axes), x.ndim)
+    )
     if len(pads) != 2 * len(axes):
         raise ValueError(
             f"Pad: {len(pads)} pads for {len(axes)} axes (expected begins then ends, "
@@ -34,7 +43,9 @@ def _pad(x: np.ndarray, pads, mode: str, value, axes=None) -> np.ndarray:
         raise ValueError(f"Pad: pads {pads} crop more than the input shape {x.shape}")
     check_alloc(out_shape, x.dtype, "Pad output")
     # Negative pads crop; do that first so np.pad only ever grows.
-    crop = tuple(slice(-min(b, 0), d + min(e, 0)) for d, b, e in zip(x.shape, begin, end))
+    crop = tuple(
+        slice(-min(b, 0), d + min(e, 0)) for d, b, e in zip(x.shape, begin, end)
+    )
     x = x[crop]
     width = [(max(b, 0), max(e, 0)) for b, e in zip(begin, end)]
     if mode != "constant":
@@ -46,7 +57,9 @@ def _pad(x: np.ndarray, pads, mode: str, value, axes=None) -> np.ndarray:
         value = "" if x.dtype == object else 0
     else:
         value = np.asarray(value).reshape(-1)[0] if np.size(value) else 0
-    return np.pad(x, width, mode="constant", constant_values=value).astype(x.dtype, copy=False)
+    return np.pad(x, width, mode="constant", constant_values=value).astype(
+        x.dtype, copy=False
+    )
 
 
 @register("Pad", since=1)
@@ -74,7 +87,9 @@ def center_crop_pad(x, shape, *, axes=None):
     target = as_int_list(shape)
     axes = list(range(x.ndim)) if axes is None else normalize_axes(axes, x.ndim)
     if len(target) != len(axes):
-        raise ValueError(f"CenterCropPad: shape {target} does not match axes {list(axes)}")
+        raise ValueError(
+            f"CenterCropPad: shape {target} does not match axes {list(axes)}"
+        )
     out_shape = list(x.shape)
     src = [slice(None)] * x.ndim
     dst = [slice(None)] * x.ndim
@@ -130,21 +145,23 @@ def constant(
 ):
     given = {
         k: v
-        for k, v in dict(
-            value=value,
-            sparse_value=sparse_value,
-            value_float=value_float,
-            value_floats=value_floats,
-            value_int=value_int,
-            value_ints=value_ints,
-            value_string=value_string,
-            value_strings=value_strings,
-        ).items()
+        for k, v in {
+            "value": value,
+            "sparse_value": sparse_value,
+            "value_float": value_float,
+            "value_floats": value_floats,
+            "value_int": value_int,
+            "value_ints": value_ints,
+            "value_string": value_string,
+            "value_strings": value_strings,
+        }.items()
         if v is not None
     }
     if len(given) != 1:
-        raise ValueError(f"Constant needs exactly one value attribute, got {sorted(given)}")
-    (name, v), = given.items()
+        raise ValueError(
+            f"Constant needs exactly one value attribute, got {sorted(given)}"
+        )
+    ((name, v),) = given.items()
     if name == "value":
         return np.asarray(v).copy()
     if name == "sparse_value":
@@ -153,7 +170,9 @@ def constant(
         return np.array(v, dtype=np.float32)
     if name in ("value_int", "value_ints"):
         return np.array(v, dtype=np.int64)
-    strings = [s.decode() if isinstance(s, bytes) else s for s in np.ravel(np.array(v, object))]
+    strings = [
+        s.decode() if isinstance(s, bytes) else s for s in np.ravel(np.array(v, object))
+    ]
     arr = np.empty(len(strings), dtype=object)
     arr[:] = strings
     return arr.reshape(()) if name == "value_string" else arr
@@ -164,7 +183,9 @@ def constant_of_shape(shape, *, value=None):
     dims = as_int_list(shape)
     fill = np.zeros(1, np.float32) if value is None else np.asarray(value).reshape(-1)
     if fill.size != 1:
-        raise ValueError(f"ConstantOfShape: value must hold one element, got {fill.size}")
+        raise ValueError(
+            f"ConstantOfShape: value must hold one element, got {fill.size}"
+        )
     check_alloc(dims, fill.dtype, "ConstantOfShape output")
     return np.full(dims, fill[0], dtype=fill.dtype)
 
@@ -194,12 +215,14 @@ def _range(start, limit, delta, stash_float: bool):
     s, lim, d = (np.asarray(v).reshape(-1)[0] for v in (start, limit, delta))
     if d == 0:
         raise ValueError("Range: delta must not be 0")
-    n = max(int(math.ceil((float(lim) - float(s)) / float(d))), 0)
+    n = max(math.ceil((float(lim) - float(s)) / float(d)), 0)
     if dtype.kind in "iu":
         # Exact integer arithmetic: a float division can be off by one for big values.
         n = max(-((int(s) - int(lim)) // int(d)), 0)
     check_alloc([n], calc, "Range output")
-    return (calc.type(s) + np.arange(n, dtype=calc) * calc.type(d)).astype(dtype, copy=False)
+    return (calc.type(s) + np.arange(n, dtype=calc) * calc.type(d)).astype(
+        dtype, copy=False
+    )
 
 
 # --- ReverseSequence ---------------------------------------------------------

@@ -36,7 +36,9 @@ def string_normalizer(
     elif x.ndim == 1:
         words, two_d = x, False
     else:
-        raise ValueError(f"StringNormalizer: input must be [C] or [1, C], got {x.shape}")
+        raise ValueError(
+            f"StringNormalizer: input must be [C] or [1, C], got {x.shape}"
+        )
     words = words.astype(str)
     if stopwords:
         if is_case_sensitive:
@@ -76,9 +78,13 @@ def string_concat(x, y):
     try:
         shape = np.broadcast_shapes(x.shape, y.shape)
     except ValueError:
-        raise ValueError(f"StringConcat: shapes {x.shape} and {y.shape} do not broadcast") from None
+        raise ValueError(
+            f"StringConcat: shapes {x.shape} and {y.shape} do not broadcast"
+        ) from None
     # Object-array "+" concatenates str elementwise and keeps trailing whitespace/NULs.
-    return _to_object(np.broadcast_to(x, shape) + np.broadcast_to(y, shape)).reshape(shape)
+    return _to_object(np.broadcast_to(x, shape) + np.broadcast_to(y, shape)).reshape(
+        shape
+    )
 
 
 @register("StringSplit", since=20)
@@ -87,7 +93,9 @@ def string_split(x, *, delimiter=None, maxsplit=None):
     sep = delimiter or None  # an empty delimiter means "split on runs of whitespace"
     limit = -1 if maxsplit is None else int(maxsplit)
     # An empty string has no pieces (onnxruntime), not one empty piece (str.split).
-    parts = np.frompyfunc(lambda s: s.split(sep, limit) if s else [], 1, 1)(x.astype(object))
+    parts = np.frompyfunc(lambda s: s.split(sep, limit) if s else [], 1, 1)(
+        x.astype(object)
+    )
     parts = np.asarray(parts, dtype=object).reshape(x.shape)
     counts = np.frompyfunc(len, 1, 1)(parts).astype(np.int64).reshape(x.shape)
     width = int(counts.max(initial=0))
