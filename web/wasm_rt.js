@@ -274,7 +274,11 @@ export const debug = {
   async workerStatus() {
     return current && !current.dead ? call(current, { op: "status" }) : null;
   },
-  /** Start the worker and Pyodide without creating a session. */
+  /** Run wasm_rt's command line inside the worker (`wasm-rt run --browser`). */
+  async cli(argv, files = {}, save = null) {
+    return call(worker(), { op: "cli", argv, files, save, siteURL: env.siteURL });
+  },
+  /** True while a worker is running. */
   get workerAlive() {
     return !!(current && !current.dead);
   },

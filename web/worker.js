@@ -174,7 +174,26 @@ function pyodideAlive() {
   }
 }
 
-const handlers = { create: handleCreate, run: handleRun, release: handleRelease, status: handleStatus };
+// `wasm-rt run --browser`: files {pyodidePath: siteURL} are written into Pyodide's
+// file system, then wasm_rt.cli runs with the host's arguments.
+async function handleCli(msg) {
+  await boot(msg.id, msg.siteURL);
+  for (const [path, url] of Object.entries(msg.files || {})) {
+    const bytes = await fetchModel(msg.id, new URL(url, msg.siteURL).href);
+    state.pyodide.FS.mkdirTree(path.slice(0, path.lastIndexOf("/")) || "/");
+    state.pyodide.FS.writeFile(path, bytes);
+  }
+  const result = callPython("cli", msg.argv, msg.save || null);
+  try {
+    const error = unwrapError(result);
+    if (error) return { error };
+    return { result: result.get("ok").toJs({ dict_converter: Object.fromEntries }) };
+  } finally {
+    result.destroy();
+  }
+}
+
+const handlers = { cli: handleCli, create: handleCreate, run: handleRun, release: handleRelease, status: handleStatus };
 
 self.onmessage = async (event) => {
   const msg = event.data;

@@ -246,3 +246,26 @@ def release(session_id: int) -> bool:
 @_entry
 def status() -> dict:
     return {"sessions": len(_sessions), "ids": sorted(_sessions)}
+
+
+@_entry
+def cli(argv, save_path=None) -> dict:
+    """Run ``wasm_rt.cli.main(argv)`` capturing its output (``wasm-rt run --browser``)."""
+    import base64
+    import contextlib
+    import io
+    import os
+
+    from wasm_rt import cli as wasm_rt_cli
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = wasm_rt_cli.main([str(a) for a in _to_py(argv)])
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 2
+    saved = None
+    if save_path and os.path.exists(save_path):
+        with open(save_path, "rb") as f:
+            saved = base64.b64encode(f.read()).decode()
+    return {"code": code or 0, "stdout": out.getvalue(), "stderr": err.getvalue(), "saved": saved}
