@@ -130,6 +130,8 @@ def test_split_num_outputs_uneven():
         ([-100], [100], [0], [3]),
         ([3], [1], [0], [1]),  # empty result
         ([0, 5], [-1, -7], [0, 1], [2, -2]),
+        ([3], [2**63 - 1], [1], [-2]),  # onnxruntime: INT_MAX end = no end
+        ([-(2**63)], [2**31 - 1], [0], [1]),
     ],
 )
 def test_slice(starts, ends, axes, steps):

@@ -221,6 +221,9 @@ def split_18(ctx, x, split=None, *, axis=0, num_outputs=None):
 # --- Slice -------------------------------------------------------------------
 
 
+_INT32_MAX, _INT64_MAX = 2**31 - 1, 2**63 - 1
+
+
 def _slice(x, starts, ends, axes=None, steps=None) -> np.ndarray:
     starts, ends = as_int_list(starts), as_int_list(ends)
     if len(starts) != len(ends):
@@ -239,6 +242,10 @@ def _slice(x, starts, ends, axes=None, steps=None) -> np.ndarray:
         dim = x.shape[axis]
         if step == 0:
             raise ValueError("Slice: steps must not be 0")
+        # onnxruntime reads an INT_MAX end as "no end" (numpy's None) in either
+        # direction, which for a negative step means "through index 0".
+        if end in (_INT32_MAX, _INT64_MAX) and step < 0:
+            end = -1 - dim
         start = start + dim if start < 0 else start
         end = end + dim if end < 0 else end
         # ONNX clamps; a negative step may run to "before index 0", which a
