@@ -37,24 +37,13 @@ def _target_dtype(to) -> np.dtype:
 
 
 def _float_to_strings(flat: np.ndarray) -> np.ndarray:
-    """onnxruntime's text for floats: '%.{P}g' with P the fewest digits that round-trip."""
-    if flat.dtype == np.float16:
-        flat = flat.astype(np.float32)
+    """onnxruntime's text for floats: printf '%.8g' for every float width."""
     out = np.empty(flat.shape, dtype=object)
+    finite = np.isfinite(flat)
+    out[finite] = np.char.mod("%.8g", flat[finite].astype(np.float64)).astype(object)
     out[np.isnan(flat)] = "NaN"
     out[np.isposinf(flat)] = "INF"
     out[np.isneginf(flat)] = "-INF"
-    todo = np.isfinite(flat)
-    max_digits = 9 if flat.dtype == np.float32 else 17
-    # One vectorized pass per precision; every finite value settles by max_digits.
-    for digits in range(1, max_digits + 1):
-        idx = np.flatnonzero(todo)
-        if idx.size == 0:
-            break
-        text = np.char.mod(f"%.{digits}g", flat[idx])
-        exact = text.astype(flat.dtype) == flat[idx]
-        out[idx[exact]] = text[exact].astype(object)
-        todo[idx[exact]] = False
     return out
 
 
