@@ -228,7 +228,9 @@ def _grid_sample(x, grid, *, mode, padding_mode, align_corners):
         v = (u + 1) / 2 * (size - 1) if align_corners else ((u + 1) * size - 1) / 2
         if mode == "nearest":
             v = np.rint(v)  # half to even, as PyTorch and onnxruntime round
-        if padding_mode == "border":
+        # Cubic keeps the unclamped position and clamps each of its taps
+        # instead (onnxruntime and PyTorch); clamping first would shift the weights.
+        if padding_mode == "border" and mode != "cubic":
             v = np.clip(v, 0, size - 1)
         elif padding_mode == "reflection":
             v = _reflect(v, lo[i], hi[i])
