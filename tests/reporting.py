@@ -20,7 +20,7 @@ def record(table: str, **row) -> None:
 
 def _cell(value) -> str:
     if isinstance(value, float):
-        return f"{value:.3g}" if abs(value) < 1e-2 and value else f"{value:.3f}"
+        return f"{value:.3g}" if value and not 1e-2 <= abs(value) < 1e4 else f"{value:.3f}"
     return str(value)
 
 
