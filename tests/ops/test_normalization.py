@@ -10,7 +10,7 @@ from oracle import check_op
 NORM_OPS = {
     "BatchNormalization", "InstanceNormalization", "LayerNormalization",
     "GroupNormalization", "LRN", "LpNormalization", "MeanVarianceNormalization",
-    "Dropout", "RMSNormalization",
+    "Dropout",
 }  # fmt: skip
 
 
