@@ -1,0 +1,22 @@
+"""BitCast: reinterpret a tensor's bytes as another type of the same width."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..dtypes import to_numpy
+from ..registry import register
+
+
+@register("BitCast", since=26)
+def bitcast(x, *, to):
+    target = to_numpy(to)
+    if x.dtype == object or target == object:
+        raise ValueError("BitCast: string tensors have no fixed bit width to reinterpret")
+    if x.dtype.itemsize != target.itemsize:
+        raise ValueError(
+            f"BitCast: {x.dtype} ({8 * x.dtype.itemsize} bits) and {target} "
+            f"({8 * target.itemsize} bits) differ in width"
+        )
+    # view() needs contiguous memory; ascontiguousarray would turn a scalar into (1,).
+    return (x if x.flags.c_contiguous else x.copy()).view(target)
