@@ -14,6 +14,7 @@ import numpy as np
 
 from ..limits import check_alloc
 from ..registry import register
+from ._common import as_int_list
 
 
 def _acc(dtype) -> np.dtype:
@@ -295,3 +296,30 @@ def grid_sample_20(x, grid, *, align_corners=0, mode="linear", padding_mode="zer
     if mode == "cubic" and x.ndim != 4:
         raise ValueError(f"GridSample: cubic mode supports only 4-D input, got {x.ndim}-D")
     return _grid_sample(x, grid, mode=mode, padding_mode=padding_mode, align_corners=align_corners)
+
+
+# --------------------------------------------------------------------------
+# AffineGrid
+# --------------------------------------------------------------------------
+
+
+@register("AffineGrid", since=20)
+def affine_grid(theta, size, *, align_corners=0):
+    dims = as_int_list(size)[2:]
+    r = len(dims)
+    if r not in (2, 3) or theta.shape[1:] != (r, r + 1):
+        raise ValueError(f"AffineGrid: theta must be (N, {r}, {r + 1}) for size {dims}, got {theta.shape}")
+    n = theta.shape[0]
+    check_alloc((n, *dims, r), theta.dtype, "AffineGrid output")
+    dt = _acc(theta.dtype)
+    axes = []
+    for d in dims:
+        if align_corners:
+            axes.append(np.linspace(-1, 1, d, dtype=dt))
+        else:
+            axes.append(((2 * np.arange(d) + 1) / d - 1).astype(dt))
+    mesh = np.meshgrid(*axes, indexing="ij")
+    # Homogeneous base points list coordinates innermost-first: (x, y[, z], 1).
+    base = np.stack([*mesh[::-1], np.ones(dims, dt)], axis=-1).reshape(-1, r + 1)
+    grid = np.einsum("pk,nck->npc", base, theta.astype(dt, copy=False))
+    return grid.reshape(n, *dims, r).astype(theta.dtype, copy=False)
