@@ -195,3 +195,35 @@ def test_mutated_model_fails_cleanly(target, mutations):
 @given(data=st.binary(max_size=512))
 def test_random_bytes_fail_cleanly(data):
     load_and_run(data, {})
+
+
+def _rename(m, field: str, token: str) -> None:
+    """Set one kind of string field of small_model to ``token`` (consistently)."""
+    g = m.graph
+    if field == "node_name":
+        g.node[0].name = token
+    elif field == "attribute_name":
+        g.node[0].attribute[0].name = token
+    elif field == "op_type":
+        g.node[1].op_type = token
+    elif field == "domain":
+        g.node[1].domain = token
+        m.opset_import.append(helper.make_opsetid(token, 1))
+    elif field in ("tensor_name", "input_name"):
+        old = "fc" if field == "tensor_name" else "x"
+        for t in list(g.initializer) + list(g.input):
+            if t.name == old:
+                t.name = token
+        for n in g.node:
+            n.input[:] = [token if v == old else v for v in n.input]
+
+
+@pytest.mark.parametrize(
+    "field", ["node_name", "attribute_name", "op_type", "domain", "tensor_name", "input_name"]
+)
+def test_invalid_utf8_strings_fail_cleanly(field):
+    """proto2 hands back ``bytes`` for string fields that are not UTF-8 (found by fuzzing)."""
+    m = onnx.load_from_string(small_model())
+    _rename(m, field, "QQ7QQ")
+    model = m.SerializeToString().replace(b"QQ7QQ", b"QQ\xffQQ")
+    load_and_run(model, TARGETS["small"][1])

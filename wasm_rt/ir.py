@@ -218,6 +218,8 @@ def _build_graph(g: pb.GraphProto, ctx: _BuildContext, what: str) -> Graph:
 def _node_from_proto(n: pb.NodeProto, index: int, ctx: _BuildContext) -> Node:
     attrs = {}
     for a in n.attribute:
+        if not isinstance(a.name, str):  # proto2 returns bytes for non-UTF-8 strings
+            raise InvalidGraph(f"node '{n.name}' ({n.op_type}): attribute name {a.name!r} is not UTF-8")
         if a.name in attrs:
             raise InvalidGraph(f"node '{n.name}' ({n.op_type}): attribute '{a.name}' given twice")
         attrs[a.name] = attribute_value(a, ctx)
