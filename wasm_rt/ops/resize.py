@@ -24,8 +24,10 @@ def _text(s) -> str:
 def _source_coords(mode, y, scale, in_len, out_len, roi):
     """Source coordinate of every output index ``y`` along one axis.
 
-    Like the ONNX reference, the modes that divide by the output length use
-    the unrounded ``scale * in_len`` rather than the integer output size.
+    half_pixel_symmetric and tf_crop_and_resize divide by the unrounded
+    ``scale * in_len`` as the ONNX reference does; align_corners divides by
+    the integer output length as onnxruntime, PyTorch and TensorFlow do (the
+    reference uses the unrounded length there too, see tests/ops/test_resize.py).
     """
     out_f = scale * in_len
     if mode == "half_pixel":
@@ -37,7 +39,7 @@ def _source_coords(mode, y, scale, in_len, out_len, roi):
     if mode == "pytorch_half_pixel":
         return (y + 0.5) / scale - 0.5 if out_len > 1 else np.zeros_like(y)
     if mode == "align_corners":
-        return y * (in_len - 1) / (out_f - 1) if out_f != 1 else np.zeros_like(y)
+        return y * (in_len - 1) / (out_len - 1) if out_len > 1 else np.zeros_like(y)
     if mode == "asymmetric":
         return y / scale
     if mode == "tf_half_pixel_for_nn":
@@ -115,7 +117,10 @@ def _resize_axis(data, axis, scale, out_len, roi, p):
             term = np.take(data, idx[:, t], axis=axis) * weights[:, t].reshape(wshape)
             result = term if result is None else result + term
     if p["coord"] == "tf_crop_and_resize":
-        outside = (x < 0) | (x > in_len - 1)
+        # roi arrives as float32 and onnxruntime decides in float32, so a
+        # coordinate within float32 rounding of the edge is still inside.
+        slack = 4 * np.finfo(np.float32).eps * max(in_len, 1)
+        outside = (x < -slack) | (x > in_len - 1 + slack)
         if outside.any():
             shape = (-1,) + (1,) * (data.ndim - axis - 1)
             fill = np.asarray(p["extrapolation_value"], dtype=result.dtype)
@@ -142,7 +147,8 @@ def _resize(x, roi, scales, sizes, axes=None, policy="stretch", **p):
             raise ValueError(f"Resize: scales {sc.tolist()} must be {len(axes)} positive values")
         for a, s in zip(axes, sc):
             factor[a] = float(s)
-            out[a] = int(np.floor(x.shape[a] * s))
+            # float32 product, as onnxruntime computes it: 1.3f * 10 is 13, not 12.
+            out[a] = int(np.floor(np.float32(s) * np.float32(x.shape[a])))
     else:
         sz = [int(v) for v in np.asarray(sizes).reshape(-1)]
         if len(sz) != len(axes) or min(sz) < 0:
