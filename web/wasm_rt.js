@@ -274,6 +274,10 @@ export const debug = {
   async workerStatus() {
     return current && !current.dead ? call(current, { op: "status" }) : null;
   },
+  /** Terminate the worker from the page (works even while it is busy in Python). */
+  terminateWorker(reason = "terminated by the page") {
+    if (current && !current.dead) current.die(reason);
+  },
   /** Run wasm_rt's command line inside the worker (`wasm-rt run --browser`). */
   async cli(argv, files = {}, save = null) {
     return call(worker(), { op: "cli", argv, files, save, siteURL: env.siteURL });

@@ -136,3 +136,19 @@ def copy_artifact(path: Path, artifacts: Path) -> Path:
     target = artifacts / path.name
     shutil.copy(path, target)
     return target
+
+
+# Lines the browser tests want in the terminal summary (counts, timings).
+REPORT: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def browser_report():
+    return REPORT
+
+
+def pytest_terminal_summary(terminalreporter):
+    if REPORT:
+        terminalreporter.section("browser results")
+        for line in REPORT:
+            terminalreporter.write_line(line)
