@@ -28,8 +28,17 @@ def _quiet(fn):
 
 
 def _c(x, value):
-    """``value`` as a 0-d array of x's dtype."""
+    """A constant as a 0-d array of x's dtype."""
     return np.asarray(value, dtype=x.dtype)
+
+
+def _attr(x, value):
+    """A float attribute as a 0-d array of x's dtype.
+
+    ONNX stores float attributes as float32, so a default like 0.01 is really
+    float32(0.01); onnxruntime widens that value for double inputs.
+    """
+    return np.asarray(np.float32(value), dtype=x.dtype)
 
 
 def _softplus(x):
@@ -46,7 +55,7 @@ def relu(x, *, consumed_inputs=None):
 @register("LeakyRelu", since=1)
 @_quiet
 def leaky_relu(x, *, alpha=0.01, consumed_inputs=None):
-    return np.where(x >= 0, x, x * _c(x, alpha))
+    return np.where(x >= 0, x, x * _attr(x, alpha))
 
 
 @register("PRelu", since=1)
@@ -63,7 +72,7 @@ def prelu(x, slope, *, consumed_inputs=None):
 @register("Elu", since=1)
 @_quiet
 def elu(x, *, alpha=1.0, consumed_inputs=None):
-    return np.where(x >= 0, x, _c(x, alpha) * np.expm1(x))
+    return np.where(x >= 0, x, _attr(x, alpha) * np.expm1(x))
 
 
 @register("Selu", since=1)
@@ -75,13 +84,13 @@ def selu(
     gamma=1.05070102214813232421875,
     consumed_inputs=None,
 ):
-    return _c(x, gamma) * np.where(x > 0, x, _c(x, alpha) * np.expm1(x))
+    return _attr(x, gamma) * np.where(x > 0, x, _attr(x, alpha) * np.expm1(x))
 
 
 @register("Celu", since=12)
 @_quiet
 def celu(x, *, alpha=1.0):
-    a = _c(x, alpha)
+    a = _attr(x, alpha)
     return np.maximum(x, _c(x, 0)) + np.minimum(_c(x, 0), a * np.expm1(x / a))
 
 
@@ -97,7 +106,7 @@ def sigmoid(x, *, consumed_inputs=None):
 @register("HardSigmoid", since=1)
 @_quiet
 def hard_sigmoid(x, *, alpha=0.2, beta=0.5, consumed_inputs=None):
-    return np.clip(_c(x, alpha) * x + _c(x, beta), _c(x, 0), _c(x, 1))
+    return np.clip(_attr(x, alpha) * x + _attr(x, beta), _c(x, 0), _c(x, 1))
 
 
 @register("HardSwish", since=14)
@@ -146,7 +155,7 @@ def mish(x):
 @register("ThresholdedRelu", since=10)
 @_quiet
 def thresholded_relu(x, *, alpha=1.0):
-    return np.where(x > _c(x, alpha), x, _c(x, 0))
+    return np.where(x > _attr(x, alpha), x, _c(x, 0))
 
 
 @register("Shrink", since=9)
@@ -154,7 +163,7 @@ def thresholded_relu(x, *, alpha=1.0):
 def shrink(x, *, bias=0.0, lambd=0.5):
     # onnxruntime compares and adds in float for integer inputs, then casts back.
     xf = x if x.dtype.kind == "f" else x.astype(np.float64)
-    b, lam = _c(xf, bias), _c(xf, lambd)
+    b, lam = _attr(xf, bias), _attr(xf, lambd)
     out = np.where(xf < -lam, xf + b, np.where(xf > lam, xf - b, _c(xf, 0)))
     return out.astype(x.dtype, copy=False)
 

@@ -271,7 +271,9 @@ _FLT_MAX = float(np.finfo(np.float32).max)
 
 @register("Clip", since=1)
 def clip_attrs(x, *, min=-_FLT_MAX, max=_FLT_MAX, consumed_inputs=None):  # noqa: A002
-    return _clip(x, _same_dtype_scalar(x, min), _same_dtype_scalar(x, max))
+    # Float attributes are float32 in ONNX; widen that value, not the literal.
+    lo, hi = np.float32(min), np.float32(max)
+    return _clip(x, _same_dtype_scalar(x, lo), _same_dtype_scalar(x, hi))
 
 
 def _clip_bound(x, bound, name):
