@@ -104,3 +104,22 @@ def test_conv_rejects_channel_mismatch():
     conv = resolve("", "Conv", 11).fn
     with pytest.raises(ValueError, match="channels"):
         conv(_data((1, 4, 5, 5)), _data((2, 3, 3, 3)))
+
+
+@pytest.mark.parametrize("per_channel", [False, True])
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_qlinear_conv(per_channel, with_bias):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, (1, 3, 7, 6), dtype=np.uint8)
+    # |w| < 64: onnxruntime's AVX2 u8s8 kernel saturates int16 pair sums of
+    # larger weights, which would make the oracle wrong, not us.
+    w = rng.integers(-63, 63, (4, 3, 3, 3), dtype=np.int8)
+    ws = np.array([0.01, 0.02, 0.015, 0.03], np.float32) if per_channel else np.float32(0.02)
+    inputs = {
+        "x": x, "xs": np.array(0.05, np.float32), "xz": np.array(100, np.uint8),
+        "w": w, "ws": np.asarray(ws, np.float32), "wz": np.zeros(np.shape(ws), np.int8),
+        "ys": np.array(0.7, np.float32), "yz": np.array(120, np.uint8),
+        "b": rng.integers(-500, 500, 4).astype(np.int32) if with_bias else None,
+    }  # fmt: skip
+    check_op("QLinearConv", inputs, opset=10, initializers={"w": w}, pads=[1, 1, 1, 1],
+             strides=[2, 1])  # fmt: skip

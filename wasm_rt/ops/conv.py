@@ -236,3 +236,48 @@ def conv_transpose(
     if b is not None:
         y = y + b.astype(dtype, copy=False).reshape((1, m) + (1,) * nd)
     return np.ascontiguousarray(y).astype(x.dtype, copy=False)
+
+
+@register("QLinearConv", since=10)
+def qlinear_conv(
+    x,
+    x_scale,
+    x_zero_point,
+    w,
+    w_scale,
+    w_zero_point,
+    y_scale,
+    y_zero_point,
+    b=None,
+    *,
+    auto_pad="NOTSET",
+    dilations=None,
+    group=1,
+    kernel_shape=None,
+    pads=None,
+    strides=None,
+):
+    acc = conv_integer(
+        x,
+        w,
+        x_zero_point,
+        w_zero_point,
+        auto_pad=auto_pad,
+        dilations=dilations,
+        group=group,
+        kernel_shape=kernel_shape,
+        pads=pads,
+        strides=strides,
+    ).astype(np.float64)
+    m = w.shape[0]
+    spread = (1, m) + (1,) * (x.ndim - 2)
+    if b is not None:
+        acc += np.asarray(b, dtype=np.float64).reshape(spread)
+    ws = np.asarray(w_scale, dtype=np.float64).reshape(-1)
+    ws = ws.reshape(spread) if ws.size > 1 else ws.reshape(())
+    # onnxruntime folds the three scales into one float32 multiplier.
+    scale = (float(x_scale) * ws / float(y_scale)).astype(np.float32).astype(np.float64)
+    out_dtype = np.asarray(y_zero_point).dtype
+    info = np.iinfo(out_dtype)
+    y = np.rint(acc * scale) + float(y_zero_point)
+    return np.clip(y, info.min, info.max).astype(out_dtype)
