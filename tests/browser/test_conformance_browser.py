@@ -16,7 +16,6 @@ The browser's result must equal the host's for every case, except:
 
 from __future__ import annotations
 
-import base64
 import sys
 import time
 from pathlib import Path
@@ -24,7 +23,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from wasm_rt.site.worker_bridge import JS_TO_NUMPY, NUMPY_TO_JS
+from jsio import from_js, to_js
+from wasm_rt.site.worker_bridge import NUMPY_TO_JS
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts"))
@@ -104,29 +104,6 @@ def read_exceptions(path: Path = EXCEPTIONS_FILE) -> dict[str, str]:
     return listed
 
 
-def _js_feed(name: str, value) -> dict:
-    arr = np.asarray(value)
-    if arr.dtype == object:
-        return {"name": name, "type": "string", "dims": list(arr.shape), "data": [str(x) for x in arr.ravel()]}
-    flat = np.ascontiguousarray(arr).reshape(-1)
-    if arr.dtype == np.float16:
-        flat = flat.view(np.uint16)
-    elif arr.dtype == np.bool_:
-        flat = flat.view(np.uint8)
-    data = base64.b64encode(flat.tobytes()).decode()
-    return {"name": name, "type": NUMPY_TO_JS[arr.dtype], "dims": list(arr.shape), "data": data}
-
-
-def _from_js(out: dict) -> np.ndarray:
-    if out["type"] == "string":
-        return np.array(out["data"], dtype=object).reshape(out["dims"])
-    raw = np.frombuffer(base64.b64decode(out["data"]), dtype=np.uint8)
-    dtype = np.dtype(JS_TO_NUMPY[out["type"]])
-    if dtype == np.float16:
-        return raw.view(np.uint16).view(np.float16).reshape(out["dims"])
-    return raw.view(dtype).reshape(out["dims"])
-
-
 def js_unexpressible(case: conformance.Case) -> str | None:
     """Why the JS API cannot carry this case's feeds or outputs, or None."""
     for ds in case.data_sets:
@@ -145,7 +122,7 @@ def check(case: conformance.Case, result: dict) -> tuple[str, str]:
         return "failed", f"{e['type']}: {e['message']}"
     note = conformance.random_output_note(case.name)
     for i, (ds, outs) in enumerate(zip(case.data_sets, result["dataSets"])):
-        actual = [_from_js(o) for o in outs]
+        actual = [from_js(o) for o in outs]
         where = f"data set {i} " if len(case.data_sets) > 1 else ""
         problem = conformance.compare(ds.expected, actual, case.rtol, case.atol, where, check_values=note is None)
         if not problem and note and case.name.startswith("test_bernoulli"):
@@ -191,7 +168,7 @@ def test_conformance_in_browser(rt_page, site, cases_root, browser_report, artif
             {
                 "name": c.name,
                 "model": f"cases/{c.name}/model.onnx",
-                "dataSets": [[_js_feed(k, v) for k, v in ds.feeds.items()] for ds in c.data_sets],
+                "dataSets": [[to_js(k, v) for k, v in ds.feeds.items()] for ds in c.data_sets],
             }
             for c in batch
         ]
