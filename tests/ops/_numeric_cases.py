@@ -39,7 +39,9 @@ def numeric_cases(op_types: set[str]):
         ]
         values = [v for ins, outs in data_sets for v in (*ins, *outs)]
         if all(_plain_numpy(v) for v in values):
-            runnable.append(SimpleNamespace(name=case.name, model=case.model, data_sets=data_sets))
+            runnable.append(
+                SimpleNamespace(name=case.name, model=case.model, data_sets=data_sets)
+            )
         else:
             exotic.append(case.name)
     return runnable, exotic

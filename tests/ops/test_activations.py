@@ -106,7 +106,11 @@ def test_relu_int(dtype):
 
 @pytest.mark.parametrize("dtype", [np.int32, np.uint8, np.float64])
 def test_shrink_types(dtype):
-    x = np.array([-3, -1, 0, 1, 3, 5], dtype) if dtype != np.uint8 else np.arange(6, dtype=dtype)
+    x = (
+        np.array([-3, -1, 0, 1, 3, 5], dtype)
+        if dtype != np.uint8
+        else np.arange(6, dtype=dtype)
+    )
     check_op("Shrink", {"x": x}, opset=9, bias=1.5, lambd=1.5)
 
 

@@ -54,7 +54,9 @@ def test_onnx_node_case(case):
         compare(expected, got)
 
 
-@pytest.mark.skip(reason="needs bfloat16/float8/int4/int2 tensors, which numpy cannot hold")
+@pytest.mark.skip(
+    reason="needs bfloat16/float8/int4/int2 tensors, which numpy cannot hold"
+)
 @pytest.mark.parametrize("name", EXOTIC)
 def test_onnx_node_case_exotic_dtype(name):
     pass
@@ -152,17 +154,31 @@ def test_bitwise_not(dtype):
 
 # --- binary ------------------------------------------------------------------
 
-SHAPES = [((3, 4), (3, 4)), ((2, 3, 4), (4,)), ((3, 1), (1, 5)), ((), (2, 2)), ((0, 4), (4,))]
+SHAPES = [
+    ((3, 4), (3, 4)),
+    ((2, 3, 4), (4,)),
+    ((3, 1), (1, 5)),
+    ((), (2, 2)),
+    ((0, 4), (4,)),
+]
 
 
 @pytest.mark.parametrize("shapes", SHAPES, ids=str)
-@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16, np.int32, np.int64, np.uint8])
+@pytest.mark.parametrize(
+    "dtype", [np.float32, np.float64, np.float16, np.int32, np.int64, np.uint8]
+)
 @pytest.mark.parametrize("op", ["Add", "Sub", "Mul"])
 def test_arithmetic(op, dtype, shapes):
-    check_op(op, {"a": rand(shapes[0], dtype, 0, 50), "b": rand(shapes[1], dtype, 0, 50)}, opset=14)
+    check_op(
+        op,
+        {"a": rand(shapes[0], dtype, 0, 50), "b": rand(shapes[1], dtype, 0, 50)},
+        opset=14,
+    )
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.int64, np.int8, np.uint32])
+@pytest.mark.parametrize(
+    "dtype", [np.float32, np.float64, np.int32, np.int64, np.int8, np.uint32]
+)
 def test_div(dtype):
     a = rand((4, 6), dtype, -50 if np.dtype(dtype).kind != "u" else 0, 50)
     b = rand((6,), dtype, 1, 7)
@@ -183,7 +199,9 @@ def test_legacy_broadcast_axis(opset):
     a, b, c = rand((2, 3, 4)), rand((3,)), rand((4,))
     add = resolve("", "Add", opset).fn
     np.testing.assert_array_equal(add(a, b, broadcast=1, axis=1), a + b[:, None])
-    np.testing.assert_array_equal(resolve("", "Mul", opset).fn(a, c, broadcast=1), a * c)
+    np.testing.assert_array_equal(
+        resolve("", "Mul", opset).fn(a, c, broadcast=1), a * c
+    )
     assert add(a, b, broadcast=1, axis=1).dtype == np.float32
 
 
@@ -208,7 +226,11 @@ def test_pow_type_mixing(base, exponent):
 
 
 def test_pow_int_exact_large():
-    check_op("Pow", {"x": np.array([3, -2, 7], np.int64), "y": np.array([20, 31, 11], np.int64)}, opset=15)
+    check_op(
+        "Pow",
+        {"x": np.array([3, -2, 7], np.int64), "y": np.array([20, 31, 11], np.int64)},
+        opset=15,
+    )
 
 
 @pytest.mark.parametrize("opset", [10, 13])
@@ -228,7 +250,9 @@ def test_mod_float_fmod(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.int32, np.int64, np.uint8])
-@pytest.mark.parametrize("op", ["Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual"])
+@pytest.mark.parametrize(
+    "op", ["Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual"]
+)
 def test_comparison(op, dtype):
     a = rand((3, 4), dtype, 0, 3)
     b = rand((4,), dtype, 0, 3)
@@ -261,7 +285,9 @@ def test_bit_shift(direction, dtype):
 @pytest.mark.parametrize("dtype", [np.int32, np.uint8, np.int64])
 @pytest.mark.parametrize("op", ["BitwiseAnd", "BitwiseOr", "BitwiseXor"])
 def test_bitwise(op, dtype):
-    check_op(op, {"a": rand((3, 4), dtype, 0, 120), "b": rand((4,), dtype, 0, 120)}, opset=18)
+    check_op(
+        op, {"a": rand((3, 4), dtype, 0, 120), "b": rand((4,), dtype, 0, 120)}, opset=18
+    )
 
 
 # --- variadic ----------------------------------------------------------------
@@ -274,7 +300,11 @@ def test_variadic_broadcast(op, dtype):
         pytest.skip("ONNX defines Sum and Mean for float types only")
     if op == "Mean" and dtype == np.float64:
         pytest.skip("onnxruntime has no float64 Mean")
-    inputs = {"a": rand((2, 3, 4), dtype), "b": rand((3, 1), dtype), "c": rand((4,), dtype)}
+    inputs = {
+        "a": rand((2, 3, 4), dtype),
+        "b": rand((3, 1), dtype),
+        "c": rand((4,), dtype),
+    }
     check_op(op, inputs, opset=13, **({"rtol": 1e-6} if dtype == np.float32 else {}))
 
 
@@ -296,7 +326,11 @@ def test_variadic_old_opsets(opset):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.int64, np.uint8])
 def test_where_broadcast(dtype):
-    inputs = {"c": rand((3, 1), np.bool_), "x": rand((1, 4), dtype), "y": rand((3, 4), dtype)}
+    inputs = {
+        "c": rand((3, 1), np.bool_),
+        "x": rand((1, 4), dtype),
+        "y": rand((3, 4), dtype),
+    }
     check_op("Where", inputs, opset=16)
 
 
@@ -321,7 +355,9 @@ def test_clip_attrs():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.int32, np.int64, np.uint8])
-@pytest.mark.parametrize("bounds", [(-1, 2), (None, 2), (-1, None), (None, None), (3, 1)], ids=str)
+@pytest.mark.parametrize(
+    "bounds", [(-1, 2), (None, 2), (-1, None), (None, None), (3, 1)], ids=str
+)
 def test_clip_inputs(bounds, dtype):
     lo, hi = bounds
     if np.dtype(dtype).kind == "u":
@@ -337,7 +373,17 @@ def test_clip_inputs(bounds, dtype):
 
 # --- Cast --------------------------------------------------------------------
 
-NUMERIC = [np.float32, np.float64, np.float16, np.int8, np.int32, np.int64, np.uint8, np.uint16, np.bool_]
+NUMERIC = [
+    np.float32,
+    np.float64,
+    np.float16,
+    np.int8,
+    np.int32,
+    np.int64,
+    np.uint8,
+    np.uint16,
+    np.bool_,
+]
 DTYPE_ENUM = {
     np.float32: 1, np.uint8: 2, np.int8: 3, np.uint16: 4, np.int16: 5, np.int32: 6,
     np.int64: 7, object: 8, np.bool_: 9, np.float16: 10, np.float64: 11,
@@ -347,18 +393,26 @@ DTYPE_ENUM = {
 @pytest.mark.parametrize("to", NUMERIC, ids=lambda t: np.dtype(t).name)
 @pytest.mark.parametrize("src", NUMERIC, ids=lambda t: np.dtype(t).name)
 def test_cast_numeric(src, to):
-    x = rand((3, 5), src, 0, 100) if np.dtype(src).kind in "iub" else rand((3, 5), src, -100, 100)
+    x = (
+        rand((3, 5), src, 0, 100)
+        if np.dtype(src).kind in "iub"
+        else rand((3, 5), src, -100, 100)
+    )
     check_op("Cast", {"x": x}, opset=21, to=DTYPE_ENUM[to])
     check_op("CastLike", {"x": x, "like": np.zeros(1, to)}, opset=21)
 
 
 def test_cast_truncates_and_wraps():
-    check_op("Cast", {"x": np.array([3.7, -3.7, 0.5, -0.5], np.float32)}, opset=13, to=6)
+    check_op(
+        "Cast", {"x": np.array([3.7, -3.7, 0.5, -0.5], np.float32)}, opset=13, to=6
+    )
     check_op("Cast", {"x": np.array([300, -1, 128], np.int32)}, opset=13, to=2)
     check_op("Cast", {"x": np.array([1e5, -1e5, 0.1], np.float32)}, opset=13, to=10)
 
 
-@pytest.mark.parametrize("src", [np.float32, np.float64, np.int32, np.int64, np.bool_, np.uint8])
+@pytest.mark.parametrize(
+    "src", [np.float32, np.float64, np.int32, np.int64, np.bool_, np.uint8]
+)
 def test_cast_to_string(src):
     if np.dtype(src).kind == "f":
         x = np.array([0.1, 1e10, 1.5, np.nan, -np.inf, 3, 1e-7, 123456789, -0.25], src)
@@ -369,7 +423,11 @@ def test_cast_to_string(src):
 
 @pytest.mark.parametrize("to", [np.float32, np.float64, np.int32, np.int64])
 def test_cast_from_string(to):
-    values = ["1", "-2", "30", "0"] if np.dtype(to).kind == "i" else ["1.5", "-inf", "NaN", "1e3", "+INF", "-0.25"]
+    values = (
+        ["1", "-2", "30", "0"]
+        if np.dtype(to).kind == "i"
+        else ["1.5", "-inf", "NaN", "1e3", "+INF", "-0.25"]
+    )
     check_op("Cast", {"x": np.array(values, dtype=object)}, opset=13, to=DTYPE_ENUM[to])
 
 
@@ -382,7 +440,9 @@ def test_cast_saturate_attr_accepted():
 
 def test_cast_opset1_string_type_name():
     x = rand((4,))
-    np.testing.assert_array_equal(resolve("", "Cast", 1).fn(x, to="DOUBLE"), x.astype(np.float64))
+    np.testing.assert_array_equal(
+        resolve("", "Cast", 1).fn(x, to="DOUBLE"), x.astype(np.float64)
+    )
 
 
 def test_cast_empty_and_scalar():

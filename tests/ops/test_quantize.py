@@ -28,7 +28,9 @@ def test_onnx_node_case(case):
         compare(expected, got)
 
 
-@pytest.mark.skip(reason="needs float8/int4/int2/float4 tensors, which numpy cannot hold")
+@pytest.mark.skip(
+    reason="needs float8/int4/int2/float4 tensors, which numpy cannot hold"
+)
 @pytest.mark.parametrize("name", EXOTIC)
 def test_onnx_node_case_exotic_dtype(name):
     pass
@@ -55,7 +57,9 @@ def test_quantize_per_tensor(qtype, opset):
 
 @pytest.mark.parametrize("opset", [10, 21])
 def test_quantize_without_zero_point_is_uint8(opset):
-    check_op("QuantizeLinear", {"x": x_data(), "scale": np.array(2.0, F32)}, opset=opset)
+    check_op(
+        "QuantizeLinear", {"x": x_data(), "scale": np.array(2.0, F32)}, opset=opset
+    )
 
 
 @pytest.mark.parametrize("axis", [0, 1, -1])
@@ -92,7 +96,11 @@ def test_quantize_float16_and_empty():
     x = x_data().astype(np.float16)
     inputs = {"x": x, "scale": np.array(2.0, np.float16), "zp": np.array(1, np.int8)}
     check_op("QuantizeLinear", inputs, opset=21)
-    empty = {"x": np.zeros((0, 3), F32), "scale": np.array(1.0, F32), "zp": np.array(0, np.uint8)}
+    empty = {
+        "x": np.zeros((0, 3), F32),
+        "scale": np.array(1.0, F32),
+        "zp": np.array(0, np.uint8),
+    }
     check_op("QuantizeLinear", empty, opset=21)
 
 
@@ -117,7 +125,9 @@ def test_dequantize_per_tensor(qtype, opset):
     if opset < 21 and qtype in (np.uint16, np.int16):
         pytest.skip("16-bit quantization exists from opset 21")
     info = np.iinfo(qtype)
-    x = RNG.integers(max(info.min, -1000), min(info.max, 1000), size=(3, 4)).astype(qtype)
+    x = RNG.integers(max(info.min, -1000), min(info.max, 1000), size=(3, 4)).astype(
+        qtype
+    )
     inputs = {"x": x, "scale": np.array(0.37, F32)}
     if qtype != np.int32:  # int32 input takes no zero point in onnxruntime
         inputs["zp"] = np.array(2, qtype)

@@ -69,7 +69,9 @@ def test_reduce_axes_input(op, axes, keepdims):
 @pytest.mark.parametrize("axes", AXES, ids=str)
 @pytest.mark.parametrize("op", REDUCE_OPS)
 def test_reduce_axes_attribute(op, axes, keepdims):
-    attrs = {"keepdims": keepdims} if axes is None else {"keepdims": keepdims, "axes": axes}
+    attrs = (
+        {"keepdims": keepdims} if axes is None else {"keepdims": keepdims, "axes": axes}
+    )
     check_op(op, {"x": data(op)}, opset=AXES_INPUT_SINCE[op] - 2, **attrs, **F32_TOL)
 
 
@@ -125,19 +127,31 @@ def test_reduce_max_min_bool(op):
     check_op(op, {"x": x, "axes": np.array([1], I64)}, opset=20)
 
 
-@pytest.mark.parametrize("op", ["ReduceSum", "ReduceMean", "ReduceMax", "ReduceLogSumExp"])
+@pytest.mark.parametrize(
+    "op", ["ReduceSum", "ReduceMean", "ReduceMax", "ReduceLogSumExp"]
+)
 def test_reduce_float64_and_float16(op):
     opset = AXES_INPUT_SINCE[op]
     axes = np.array([1], I64)
-    check_op(op, {"x": data(op, dtype=np.float64), "axes": axes}, opset=opset, rtol=1e-12)
+    check_op(
+        op, {"x": data(op, dtype=np.float64), "axes": axes}, opset=opset, rtol=1e-12
+    )
     if op in ("ReduceSum", "ReduceMax"):  # onnxruntime's float16 reduce kernels
         # float16 keeps ~3 digits; accumulation order changes the last one.
-        check_op(op, {"x": data(op, dtype=np.float16), "axes": axes}, opset=opset, rtol=2e-3, atol=1e-3)
+        check_op(
+            op,
+            {"x": data(op, dtype=np.float16), "axes": axes},
+            opset=opset,
+            rtol=2e-3,
+            atol=1e-3,
+        )
 
 
 def test_reduce_log_sum_exp_large_values():
     x = np.array([[1000.0, 1000.0], [-1000.0, -np.inf]], np.float32)
-    check_op("ReduceLogSumExp", {"x": x, "axes": np.array([1], I64)}, opset=18, **F32_TOL)
+    check_op(
+        "ReduceLogSumExp", {"x": x, "axes": np.array([1], I64)}, opset=18, **F32_TOL
+    )
 
 
 # --- ArgMax / ArgMin ----------------------------------------------------------

@@ -65,7 +65,9 @@ def prelu(x, slope, *, consumed_inputs=None):
         raise TypeError(f"PRelu slope has type {slope.dtype} but X has {x.dtype}")
     out = np.where(x < 0, x * slope, x)
     if out.shape != x.shape:
-        raise ValueError(f"PRelu slope shape {slope.shape} does not broadcast to X {x.shape}")
+        raise ValueError(
+            f"PRelu slope shape {slope.shape} does not broadcast to X {x.shape}"
+        )
     return out
 
 
@@ -136,7 +138,9 @@ def tanh(x, *, consumed_inputs=None):
 @register("Gelu", since=20)
 @_quiet
 def gelu(x, *, approximate="none"):
-    approximate = approximate.decode() if isinstance(approximate, bytes) else approximate
+    approximate = (
+        approximate.decode() if isinstance(approximate, bytes) else approximate
+    )
     half, one = _c(x, 0.5), _c(x, 1)
     if approximate == "tanh":
         inner = _c(x, math.sqrt(2 / math.pi)) * (x + _c(x, 0.044715) * x * x * x)

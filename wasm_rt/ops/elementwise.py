@@ -110,7 +110,9 @@ def _pow(a, b):
 
 def _check_same_dtype(op_type, a, b):
     if a.dtype != b.dtype:
-        raise TypeError(f"{op_type} needs both inputs of one type, got {a.dtype} and {b.dtype}")
+        raise TypeError(
+            f"{op_type} needs both inputs of one type, got {a.dtype} and {b.dtype}"
+        )
 
 
 def _legacy_broadcast(a, b, broadcast, axis):
@@ -216,7 +218,9 @@ def _variadic(op_type, inputs):
         raise ValueError(f"{op_type} needs at least one input")
     dtypes = {x.dtype for x in inputs}
     if len(dtypes) > 1:
-        raise TypeError(f"{op_type} inputs must share one type, got {sorted(map(str, dtypes))}")
+        raise TypeError(
+            f"{op_type} inputs must share one type, got {sorted(map(str, dtypes))}"
+        )
     return inputs
 
 
@@ -270,7 +274,7 @@ _FLT_MAX = float(np.finfo(np.float32).max)
 
 
 @register("Clip", since=1)
-def clip_attrs(x, *, min=-_FLT_MAX, max=_FLT_MAX, consumed_inputs=None):  # noqa: A002
+def clip_attrs(x, *, min=-_FLT_MAX, max=_FLT_MAX, consumed_inputs=None):
     # Float attributes are float32 in ONNX; widen that value, not the literal.
     lo, hi = np.float32(min), np.float32(max)
     return _clip(x, _same_dtype_scalar(x, lo), _same_dtype_scalar(x, hi))
@@ -288,5 +292,5 @@ def _clip_bound(x, bound, name):
 
 
 @register("Clip", since=11)
-def clip(x, min=None, max=None):  # noqa: A002
+def clip(x, min=None, max=None):
     return _clip(x, _clip_bound(x, min, "min"), _clip_bound(x, max, "max"))

@@ -71,7 +71,9 @@ def _quantized_dtype(zero_point, output_dtype) -> np.dtype:
     else:
         target = np.dtype(np.uint8)
     if target not in _RANGES:
-        raise TypeError(f"cannot quantize to {target}; expected int8, uint8, int16 or uint16")
+        raise TypeError(
+            f"cannot quantize to {target}; expected int8, uint8, int16 or uint16"
+        )
     return target
 
 
@@ -101,13 +103,19 @@ def _dequantize(x, scale, zero_point, axis, block_size, output_dtype):
             f"scale type {scale.dtype}"
         )
     if zero_point is not None and zero_point.dtype != x.dtype:
-        raise TypeError(f"x_zero_point type {zero_point.dtype} differs from x type {x.dtype}")
+        raise TypeError(
+            f"x_zero_point type {zero_point.dtype} differs from x type {x.dtype}"
+        )
     if x.dtype.kind not in "iu":
-        raise NotImplementedErr(f"DequantizeLinear of {x.dtype} is not supported; x must be an integer type")
+        raise NotImplementedErr(
+            f"DequantizeLinear of {x.dtype} is not supported; x must be an integer type"
+        )
     scale_b = _broadcastable(scale, x, axis, block_size, "x_scale")
     shifted = x.astype(np.int64)
     if zero_point is not None:
-        shifted = shifted - _broadcastable(zero_point, x, axis, block_size, "x_zero_point")
+        shifted = shifted - _broadcastable(
+            zero_point, x, axis, block_size, "x_zero_point"
+        )
     # float16 scales are applied in float32, then rounded once.
     work = np.float32 if scale.dtype == np.float16 else scale.dtype
     return (shifted.astype(work) * scale_b.astype(work)).astype(scale.dtype)
@@ -126,10 +134,19 @@ def quantize_linear_13(x, y_scale, y_zero_point=None, *, axis=1, saturate=1):
 
 @register("QuantizeLinear", since=21)
 def quantize_linear(
-    x, y_scale, y_zero_point=None, *, axis=1, saturate=1, block_size=0, output_dtype=0,
+    x,
+    y_scale,
+    y_zero_point=None,
+    *,
+    axis=1,
+    saturate=1,
+    block_size=0,
+    output_dtype=0,
     precision=0,
 ):
-    return _quantize(x, y_scale, y_zero_point, axis, block_size, output_dtype, precision)
+    return _quantize(
+        x, y_scale, y_zero_point, axis, block_size, output_dtype, precision
+    )
 
 
 @register("DequantizeLinear", since=10)
@@ -143,7 +160,9 @@ def dequantize_linear_13(x, x_scale, x_zero_point=None, *, axis=1):
 
 
 @register("DequantizeLinear", since=21)
-def dequantize_linear(x, x_scale, x_zero_point=None, *, axis=1, block_size=0, output_dtype=0):
+def dequantize_linear(
+    x, x_scale, x_zero_point=None, *, axis=1, block_size=0, output_dtype=0
+):
     return _dequantize(x, x_scale, x_zero_point, axis, block_size, output_dtype)
 
 
@@ -159,5 +178,7 @@ def dynamic_quantize_linear(x):
     scale = (hi - lo) / np.float32(255) if hi != lo else np.float32(1)
     zero_point = np.uint8(np.clip(np.rint(np.float32(0) - lo / scale), 0, 255))
     with np.errstate(all="ignore"):
-        q = np.clip(np.rint(x / scale) + np.float32(zero_point), 0, 255).astype(np.uint8)
+        q = np.clip(np.rint(x / scale) + np.float32(zero_point), 0, 255).astype(
+            np.uint8
+        )
     return q, np.asarray(scale), np.asarray(zero_point)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..registry import register
-from ._common import as_int_list, normalize_axis, normalize_axes
+from ._common import as_int_list, normalize_axes, normalize_axis
 
 
 def _accumulator(dtype: np.dtype) -> np.dtype:
@@ -133,7 +133,9 @@ def _reduce_kernels(op_type, reducer):
 
     def with_input_axes(data, axes=None, *, keepdims=1, noop_with_empty_axes=0):
         axes = None if axes is None else as_int_list(axes)
-        return _run_reducer(op_type, reducer, data, axes, keepdims, noop_with_empty_axes)
+        return _run_reducer(
+            op_type, reducer, data, axes, keepdims, noop_with_empty_axes
+        )
 
     with_attr_axes.__name__ = with_input_axes.__name__ = reducer.__name__
     return with_attr_axes, with_input_axes
@@ -151,7 +153,9 @@ for _op, (_reducer, _input_since) in REDUCERS.items():
 def _arg_reduce(fn, x, axis, keepdims, select_last_index):
     axis = normalize_axis(axis, x.ndim)
     if x.shape[axis] == 0:
-        raise ValueError(f"cannot take the arg-extreme over empty axis {axis} of {x.shape}")
+        raise ValueError(
+            f"cannot take the arg-extreme over empty axis {axis} of {x.shape}"
+        )
     if select_last_index:
         # numpy returns the first extreme; on the flipped axis that is the last.
         idx = x.shape[axis] - 1 - fn(np.flip(x, axis), axis=axis)
@@ -189,7 +193,9 @@ def _top_k(x, k, axis, largest):
     axis = normalize_axis(axis, x.ndim)
     n = x.shape[axis]
     if not 0 <= k <= n:
-        raise ValueError(f"TopK k={k} must be in [0, {n}] for axis {axis} of shape {x.shape}")
+        raise ValueError(
+            f"TopK k={k} must be in [0, {n}] for axis {axis} of shape {x.shape}"
+        )
     if largest:
         # Descending order with ties broken by the smaller index: a stable
         # ascending sort of the reversed axis, read backwards.
@@ -219,7 +225,7 @@ def top_k_10(x, k, *, axis=-1):
 
 
 @register("TopK", since=11)
-def top_k(x, k, *, axis=-1, largest=1, sorted=1):  # noqa: A002
+def top_k(x, k, *, axis=-1, largest=1, sorted=1):
     # sorted=0 allows any order; returning the sorted order is always valid.
     return _top_k(x, _k_from_input(k), axis, largest)
 
@@ -239,5 +245,7 @@ def cum_sum(x, axis, *, exclusive=0, reverse=0):
     if exclusive and x.shape[axis]:
         # Shift by one rather than subtract x, so floats match a running sum.
         pad = np.zeros_like(np.take(out, [0], axis=axis))
-        out = np.concatenate([pad, np.take(out, np.arange(x.shape[axis] - 1), axis=axis)], axis)
+        out = np.concatenate(
+            [pad, np.take(out, np.arange(x.shape[axis] - 1), axis=axis)], axis
+        )
     return np.flip(out, axis) if reverse else out
