@@ -23,7 +23,11 @@ from .gpu_ops import GPU_OPS
 from .planner import assign_buffers
 from .program import Emitter, GTensor, SegmentProgram, Unsupported, storage_dtype, storage_nbytes
 
-PLANS_PER_SEGMENT = 4  # distinct input signatures kept per segment start
+PLANS_PER_SEGMENT = 4
+# Deterministic ops whose outputs are constants when every input is: their
+# dispatches run once per plan (light models make all weights this way).
+CONSTANT_FOLDABLE = {"ConstantOfShape", "Unsqueeze", "Reshape", "Squeeze", "Flatten", "Identity",
+                     "Cast", "Transpose", "Mul", "Add", "Sub", "Div", "Sqrt", "Concat", "Expand"}  # distinct input signatures kept per segment start
 
 
 @dataclass(eq=False)
@@ -43,9 +47,11 @@ class SegmentPlan:
     fallback: str = ""
     program: SegmentProgram | None = None
     buffers: list = field(default_factory=list)  # owned GPU buffers
+    uniforms: list = field(default_factory=list)
     slot_buffers: list = field(default_factory=list)
     uniform: Any = None
     recorded: Any = None
+    prologue: Any = None  # dispatches of constant-only nodes: run on the first execution only
     uploads: list = field(default_factory=list)  # (slot, name)
     host_outputs: list = field(default_factory=list)  # (name, GTensor, staging)
     gpu_outputs: list = field(default_factory=list)  # (name, GTensor)
@@ -57,8 +63,10 @@ class SegmentPlan:
         for _, _, staging in self.host_outputs:
             if staging is not None:
                 device.destroy(staging)
-        if self.uniform is not None:
-            device.destroy(self.uniform)
+        for u in [self.uniform] + self.uniforms:
+            if u is not None:
+                device.destroy(u)
+        self.uniforms = []
         self.buffers, self.host_outputs, self.uniform, self.recorded = [], [], None, None
 
 
@@ -157,6 +165,9 @@ class SegmentRunner:
                 uploads.append((seg.slot_buffers[slot], arr))
         reads = [(seg.slot_buffers[t.slot], st, storage_nbytes(t.shape, t.dtype))
                  for _, t, st in seg.host_outputs if st is not None]
+        if seg.prologue is not None:
+            self.device.submit([], seg.prologue, [])
+            seg.prologue = None
         self.device.submit(uploads, seg.recorded, reads)
         outs = []
         for name, t, st in seg.host_outputs:
@@ -234,6 +245,8 @@ class SegmentRunner:
 
         e.upload = upload
         seg = SegmentPlan(start, end)
+        const_names = set(initializers) - set(env.maps[0] if hasattr(env, "maps") else ())
+        n_const_dispatches = []  # indices of dispatches made by constant-only nodes
         k = start
         while k < end:
             step = steps[k]
@@ -276,6 +289,9 @@ class SegmentRunner:
             for name, out in zip(node.outputs, outs):
                 if name:
                     values[name] = out
+            if node.op_type in CONSTANT_FOLDABLE and all(not n or n in const_names for n in node.inputs):
+                const_names.update(o for o in node.outputs if o)
+                n_const_dispatches.extend(range(mark[1], len(program.dispatches)))
             seg.nodes.append(node.name)
             self.placement[node.name] = self.name
             self.flops[node.name] = (node.op_type, _flops(node, args, outs))
@@ -292,6 +308,8 @@ class SegmentRunner:
         if seg.fallback:
             host_readers |= {n for n in steps[seg.end].node.inputs if n in values}
         pinned = {values[n].slot for n in host_readers | gpu_readers if isinstance(values[n], GTensor)}
+        for i in n_const_dispatches:  # constants live as long as the plan
+            pinned.update(program.dispatches[i].slots)
         assignment = assign_buffers(program, pinned)
         dev = self.device
         seg.program = program
@@ -314,12 +332,18 @@ class SegmentRunner:
                 slot_buffers.append(seg.buffers[b] if b >= 0 else None)
         seg.slot_buffers = slot_buffers
         seg.uploads = sorted(program.uploads.items())
-        entries = []
-        for d in program.dispatches:
+        once = set(n_const_dispatches)
+        entries = ([], [])
+        params = (bytearray(), bytearray())
+        for i, d in enumerate(program.dispatches):
             pipeline = await self._pipeline(d)
-            entries.append((pipeline, [slot_buffers[s] for s in d.slots], *d.groups))
-        params = b"".join(d.params for d in program.dispatches)
-        seg.uniform, seg.recorded = dev.record(entries, params)
+            which = 0 if i in once else 1
+            entries[which].append((pipeline, [slot_buffers[s] for s in d.slots], *d.groups))
+            params[which].extend(d.params)
+        if entries[0]:
+            seg.uniforms.append(None)
+            seg.uniforms[-1], seg.prologue = dev.record(entries[0], bytes(params[0]))
+        seg.uniform, seg.recorded = dev.record(entries[1], bytes(params[1]))
         for name in sorted(host_readers):
             t = values[name]
             if isinstance(t, GTensor):

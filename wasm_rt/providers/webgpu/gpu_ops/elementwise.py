@@ -126,13 +126,17 @@ def _attr_params(node, attrs):
 @gpu_op(*UNARY)
 def unary(e, node, inputs, opset):
     if node.op_type == "Dropout":
-        if len([o for o in node.outputs if o]) > 1:
-            raise Unsupported("Dropout's mask output")
         if len(inputs) > 2 and inputs[2] is not None and bool(np.asarray(host_value(inputs[2], "training_mode"))):
             raise Unsupported("Dropout in training mode")
     x = inputs[0]
     if node.op_type in ("Identity", "Dropout"):
-        return [e.gpu(x)]  # a view: same buffer
+        x = e.gpu(x)  # a view: same buffer
+        if node.op_type == "Dropout" and len(node.outputs) > 1 and node.outputs[1]:
+            mask = e.new(x.shape, np.bool_)
+            e.dispatch("data/fill", "bool", [x.size], [mask], defines={"TY": "u32", "VALUE": "1u"},
+                       threads=x.size)
+            return [x, mask]
+        return [x]
     require_float(x)
     expr, attrs = UNARY[node.op_type]
     return [emit_unary(e, x, expr, *_attr_params(node, attrs))]
