@@ -102,7 +102,7 @@ def erf(x: np.ndarray) -> np.ndarray:
     """Error function in x's dtype (float64 for integer input)."""
     x = np.asarray(x)
     out_dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
-    v = x.astype(np.float64)
+    v = x.astype(np.float64).reshape(-1)  # the helpers index a flat array
     with np.errstate(all="ignore"):
         result = _erf_float64(v) if out_dtype == np.float64 else _erf_narrow(v)
-    return result.astype(out_dtype, copy=False)
+    return result.astype(out_dtype, copy=False).reshape(x.shape)
