@@ -50,7 +50,13 @@ CONV_CASES = [
 def test_conv(xs, ws, attrs, with_bias):
     b = _data(ws[0], 2) if with_bias else None
     k = math.prod(ws[1:])
-    check_op("Conv", {"x": _data(xs), "w": _data(ws, 1), "b": b}, opset=11, **_tol(k), **attrs)
+    check_op(
+        "Conv",
+        {"x": _data(xs), "w": _data(ws, 1), "b": b},
+        opset=11,
+        **_tol(k),
+        **attrs,
+    )
 
 
 def test_conv_float64():
@@ -59,9 +65,14 @@ def test_conv_float64():
     x, w = _data((1, 2, 5, 5)), _data((3, 2, 3, 3), 1)
     model = single_node_model("Conv", {"x": x, "w": w}, opset=11, pads=[1, 1, 1, 1])
     model64 = single_node_model(
-        "Conv", {"x": x.astype(np.float64), "w": w.astype(np.float64)}, opset=11, pads=[1, 1, 1, 1]
+        "Conv",
+        {"x": x.astype(np.float64), "w": w.astype(np.float64)},
+        opset=11,
+        pads=[1, 1, 1, 1],
     )
-    (ours,) = run_wasm_rt(model64, {"x": x.astype(np.float64), "w": w.astype(np.float64)})
+    (ours,) = run_wasm_rt(
+        model64, {"x": x.astype(np.float64), "w": w.astype(np.float64)}
+    )
     (theirs,) = run_ort(model, {"x": x, "w": w})
     assert ours.dtype == np.float64
     np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
@@ -70,7 +81,11 @@ def test_conv_float64():
 CONVT_CASES = [
     ((1, 3, 4, 4), (3, 2, 3, 3), {}),
     ((2, 4, 5, 3), (4, 3, 3, 2), {"strides": [2, 3], "pads": [1, 0, 0, 1]}),
-    ((1, 4, 5, 5), (4, 1, 3, 3), {"group": 4, "strides": [2, 2], "output_padding": [1, 1]}),
+    (
+        (1, 4, 5, 5),
+        (4, 1, 3, 3),
+        {"group": 4, "strides": [2, 2], "output_padding": [1, 1]},
+    ),
     ((1, 2, 4, 5), (2, 3, 3, 3), {"dilations": [2, 1], "strides": [1, 2]}),
     ((1, 2, 4, 5), (2, 3, 3, 3), {"strides": [2, 2], "output_shape": [10, 11]}),
     ((1, 2, 4, 5), (2, 3, 3, 3), {"strides": [2, 2], "auto_pad": "SAME_UPPER"}),
@@ -94,7 +109,12 @@ def test_conv_integer(attrs):
     rng = np.random.default_rng(0)
     x = rng.integers(0, 255, (1, 3, 6, 7), dtype=np.uint8)
     w = rng.integers(0, 255, (4, 3, 3, 3), dtype=np.uint8)
-    inputs = {"x": x, "w": w, "xz": np.array(128, np.uint8), "wz": np.array(3, np.uint8)}
+    inputs = {
+        "x": x,
+        "w": w,
+        "xz": np.array(128, np.uint8),
+        "wz": np.array(3, np.uint8),
+    }
     check_op("ConvInteger", inputs, opset=10, **attrs)
 
 
@@ -114,7 +134,11 @@ def test_qlinear_conv(per_channel, with_bias):
     # |w| < 64: onnxruntime's AVX2 u8s8 kernel saturates int16 pair sums of
     # larger weights, which would make the oracle wrong, not us.
     w = rng.integers(-63, 63, (4, 3, 3, 3), dtype=np.int8)
-    ws = np.array([0.01, 0.02, 0.015, 0.03], np.float32) if per_channel else np.float32(0.02)
+    ws = (
+        np.array([0.01, 0.02, 0.015, 0.03], np.float32)
+        if per_channel
+        else np.float32(0.02)
+    )
     inputs = {
         "x": x, "xs": np.array(0.05, np.float32), "xz": np.array(100, np.uint8),
         "w": w, "ws": np.asarray(ws, np.float32), "wz": np.zeros(np.shape(ws), np.int8),

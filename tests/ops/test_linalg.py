@@ -50,7 +50,10 @@ def test_matmul(a, b):
 
 def test_matmul_int_and_double():
     rng = np.random.default_rng(0)
-    a, b = rng.integers(-50, 50, (3, 4), np.int32), rng.integers(-50, 50, (4, 2), np.int32)
+    a, b = (
+        rng.integers(-50, 50, (3, 4), np.int32),
+        rng.integers(-50, 50, (4, 2), np.int32),
+    )
     check_op("MatMul", {"a": a, "b": b}, opset=13)
     check_op("MatMul", {"a": _data((3, 4), 0, np.float64), "b": _data((4, 2), 1, np.float64)},
              opset=13, rtol=1e-12, atol=1e-12)  # fmt: skip

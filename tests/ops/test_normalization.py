@@ -55,7 +55,11 @@ def test_instance_norm(shape):
 def test_layer_norm(axis, with_bias):
     x = _data((2, 3, 4, 5))
     norm_shape = x.shape[axis:]
-    inputs = {"x": x, "s": _data(norm_shape, 1), "b": _data(norm_shape, 2) if with_bias else None}
+    inputs = {
+        "x": x,
+        "s": _data(norm_shape, 1),
+        "b": _data(norm_shape, 2) if with_bias else None,
+    }
     check_op("LayerNormalization", inputs, outputs=3, opset=17, axis=axis, **TOL)
 
 
@@ -102,7 +106,13 @@ def test_lp_normalization(p, axis):
 @pytest.mark.parametrize("axes", [None, [0, 2, 3], [1], [2, 3]])
 def test_mvn(axes):
     attrs = {} if axes is None else {"axes": axes}
-    check_op("MeanVarianceNormalization", {"x": _data((2, 3, 4, 5))}, opset=13, **attrs, **TOL)
+    check_op(
+        "MeanVarianceNormalization",
+        {"x": _data((2, 3, 4, 5))},
+        opset=13,
+        **attrs,
+        **TOL,
+    )
 
 
 @pytest.mark.parametrize("opset,outputs", [(7, 1), (10, 1), (13, 2), (13, 1)])

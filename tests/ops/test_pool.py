@@ -72,7 +72,9 @@ def test_maxpool_dilations(dil):
 def test_maxpool_int8_and_opset8():
     x = np.random.default_rng(0).integers(-128, 127, (1, 2, 6, 6), dtype=np.int8)
     check_op("MaxPool", {"x": x}, opset=12, kernel_shape=[2, 2], pads=[1, 1, 1, 1])
-    check_op("MaxPool", {"x": _data((1, 2, 6, 6))}, outputs=2, opset=8, kernel_shape=[2, 2])
+    check_op(
+        "MaxPool", {"x": _data((1, 2, 6, 6))}, outputs=2, opset=8, kernel_shape=[2, 2]
+    )
 
 
 @pytest.mark.parametrize("p", [1, 2, 3])
@@ -94,7 +96,9 @@ def test_maxunpool_roundtrip():
 
     ctx = KernelContext("n", "MaxPool", 12, 2, ("y", "i"))
     y, idx = resolve("", "MaxPool", 12).fn(ctx, x, kernel_shape=[2, 2], strides=[2, 2])
-    check_op("MaxUnpool", {"y": y, "i": idx}, opset=11, kernel_shape=[2, 2], strides=[2, 2])
+    check_op(
+        "MaxUnpool", {"y": y, "i": idx}, opset=11, kernel_shape=[2, 2], strides=[2, 2]
+    )
 
 
 @pytest.mark.parametrize("include_pad", [0, 1])

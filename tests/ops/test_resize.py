@@ -7,7 +7,6 @@ import pytest
 from _node_cases import compare, node_cases, run_case
 from oracle import check_op
 
-
 # align_corners with a non-integral scale * in_len: the reference divides by
 # the unrounded output length (2.4 for 4 * 0.6), onnxruntime by the integer
 # one (2); we follow onnxruntime, PyTorch and TensorFlow.
@@ -19,7 +18,9 @@ REFERENCE_ONLY = {
 
 def _mark(case):
     if case.name in REFERENCE_ONLY:
-        reason = "align_corners: onnxruntime's integer output length, not the reference's"
+        reason = (
+            "align_corners: onnxruntime's integer output length, not the reference's"
+        )
         return pytest.param(case, marks=pytest.mark.xfail(reason=reason, strict=True))
     return case
 
@@ -65,10 +66,17 @@ def _resize(x, scales=None, sizes=None, roi=None, opset=19, **attrs):
 def test_resize_scales(mode, coord, scales):
     if mode == "nearest" and coord == "half_pixel_symmetric":
         pytest.skip("onnxruntime 1.31 rejects half_pixel_symmetric with nearest")
-    _resize(_data((2, 3, 5, 7)), scales=scales, mode=mode, coordinate_transformation_mode=coord)
+    _resize(
+        _data((2, 3, 5, 7)),
+        scales=scales,
+        mode=mode,
+        coordinate_transformation_mode=coord,
+    )
 
 
-@pytest.mark.parametrize("nearest_mode", ["round_prefer_floor", "round_prefer_ceil", "floor", "ceil"])
+@pytest.mark.parametrize(
+    "nearest_mode", ["round_prefer_floor", "round_prefer_ceil", "floor", "ceil"]
+)
 @pytest.mark.parametrize("sizes", [[1, 2, 9, 4], [1, 2, 3, 11]])
 def test_resize_nearest_modes(nearest_mode, sizes):
     _resize(_data((1, 2, 5, 6)), sizes=sizes, mode="nearest", nearest_mode=nearest_mode,

@@ -7,7 +7,14 @@ import pytest
 from _node_cases import compare, node_cases, run_case
 from oracle import check_op
 
-SIGNAL_OPS = {"DFT", "STFT", "HannWindow", "HammingWindow", "BlackmanWindow", "MelWeightMatrix"}
+SIGNAL_OPS = {
+    "DFT",
+    "STFT",
+    "HannWindow",
+    "HammingWindow",
+    "BlackmanWindow",
+    "MelWeightMatrix",
+}
 
 
 @pytest.mark.parametrize("case", list(node_cases(SIGNAL_OPS)), ids=lambda c: c.name)
@@ -41,7 +48,9 @@ def test_dft_20(complex_in, inverse, onesided, axis):
 @pytest.mark.parametrize("length", [5, 8, 12])
 def test_dft_17_length(length):
     n = np.array(length, np.int64)
-    check_op("DFT", {"x": _data((3, 8, 2)), "n": n}, opset=17, initializers={"n": n}, **TOL)
+    check_op(
+        "DFT", {"x": _data((3, 8, 2)), "n": n}, opset=17, initializers={"n": n}, **TOL
+    )
 
 
 @pytest.mark.parametrize("onesided", [0, 1])
@@ -73,4 +82,11 @@ def test_mel_weight_matrix():
         "rate": np.array(16000, np.int64), "lo": np.array(20.0, np.float32),
         "hi": np.array(8000.0, np.float32),
     }  # fmt: skip
-    check_op("MelWeightMatrix", inputs, opset=17, initializers=dict(inputs), rtol=1e-6, atol=1e-6)
+    check_op(
+        "MelWeightMatrix",
+        inputs,
+        opset=17,
+        initializers=dict(inputs),
+        rtol=1e-6,
+        atol=1e-6,
+    )

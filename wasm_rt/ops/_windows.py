@@ -42,7 +42,9 @@ def _per_axis(values, nd: int, default: int, name: str) -> tuple[int, ...]:
         return (default,) * nd
     values = tuple(int(v) for v in values)
     if len(values) != nd:
-        raise ValueError(f"{name} has {len(values)} values, expected {nd} (one per spatial axis)")
+        raise ValueError(
+            f"{name} has {len(values)} values, expected {nd} (one per spatial axis)"
+        )
     return values
 
 
@@ -71,7 +73,10 @@ def plan_windows(
     auto_pad = _decode(auto_pad)
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
         out = tuple(-(-n // s) for n, s in zip(spatial, strides))
-        total = [max(0, (o - 1) * s + e - n) for o, s, e, n in zip(out, strides, extent, spatial)]
+        total = [
+            max(0, (o - 1) * s + e - n)
+            for o, s, e, n in zip(out, strides, extent, spatial)
+        ]
         small = [t // 2 for t in total]
         big = [t - t // 2 for t in total]
         # SAME_UPPER puts the odd pixel of padding at the end, SAME_LOWER at the start.
@@ -80,10 +85,16 @@ def plan_windows(
     if auto_pad == "VALID":
         begin = end = (0,) * nd
     elif auto_pad == "NOTSET":
-        p = _per_axis(pads, 2 * nd, 0, "pads") if pads is not None and len(pads) else (0,) * (2 * nd)
+        p = (
+            _per_axis(pads, 2 * nd, 0, "pads")
+            if pads is not None and len(pads)
+            else (0,) * (2 * nd)
+        )
         begin, end = p[:nd], p[nd:]
     else:
-        raise ValueError(f"auto_pad must be NOTSET, SAME_UPPER, SAME_LOWER or VALID, got {auto_pad!r}")
+        raise ValueError(
+            f"auto_pad must be NOTSET, SAME_UPPER, SAME_LOWER or VALID, got {auto_pad!r}"
+        )
     out = []
     for n, b, e_, ext, s in zip(spatial, begin, end, extent, strides):
         span = n + b + e_ - ext
@@ -109,7 +120,9 @@ def pad_for_windows(x: np.ndarray, w: Windows, value, what: str) -> np.ndarray:
     # ceil_mode windows may run past the explicit end pad; pad those too.
     ends = [
         max(e, (o - 1) * s + ext - n - b)
-        for n, b, e, o, s, ext in zip(spatial, w.pads_begin, w.pads_end, w.out, w.strides, w.extent)
+        for n, b, e, o, s, ext in zip(
+            spatial, w.pads_begin, w.pads_end, w.out, w.strides, w.extent
+        )
     ]
     begins = list(w.pads_begin)
     if any(b < 0 for b in begins) or any(e < 0 for e in ends):
@@ -125,7 +138,9 @@ def pad_for_windows(x: np.ndarray, w: Windows, value, what: str) -> np.ndarray:
     shape = x.shape[:2] + tuple(n + b + e for n, b, e in zip(x.shape[2:], begins, ends))
     check_alloc(shape, x.dtype, what)
     xp = np.full(shape, value, dtype=x.dtype)
-    inner = (slice(None), slice(None)) + tuple(slice(b, b + n) for b, n in zip(begins, x.shape[2:]))
+    inner = (slice(None), slice(None)) + tuple(
+        slice(b, b + n) for b, n in zip(begins, x.shape[2:])
+    )
     xp[inner] = x
     return xp
 

@@ -29,7 +29,9 @@ def _check_conv_shapes(x, w, group: int, op: str) -> None:
             f"{op} needs X of rank >= 3 and W of the same rank, got X {x.shape} and W {w.shape}"
         )
     if group < 1 or x.shape[1] % group:
-        raise ValueError(f"{op}: {x.shape[1]} input channels do not split into {group} groups")
+        raise ValueError(
+            f"{op}: {x.shape[1]} input channels do not split into {group} groups"
+        )
 
 
 def _im2col(x: np.ndarray, win: Windows, group: int, dtype) -> np.ndarray:
@@ -38,9 +40,8 @@ def _im2col(x: np.ndarray, win: Windows, group: int, dtype) -> np.ndarray:
     nd = x.ndim - 2
     k = math.prod(win.kernel)
     length = math.prod(win.out)
-    trivial = (
-        all(v == 1 for v in win.kernel + win.strides)
-        and not any(win.pads_begin + win.pads_end)
+    trivial = all(v == 1 for v in win.kernel + win.strides) and not any(
+        win.pads_begin + win.pads_end
     )
     if trivial:
         # 1x1 stride-1 unpadded conv: the input already is its column matrix.
@@ -54,7 +55,9 @@ def _im2col(x: np.ndarray, win: Windows, group: int, dtype) -> np.ndarray:
     return cols.reshape(n, group, (c // group) * k, length)
 
 
-def conv_core(x, w, b, *, auto_pad, dilations, group, kernel_shape, pads, strides, op="Conv"):
+def conv_core(
+    x, w, b, *, auto_pad, dilations, group, kernel_shape, pads, strides, op="Conv"
+):
     """Conv in the input's dtype (or float32 for float16); returns (N, M, *out)."""
     _check_conv_shapes(x, w, group, op)
     n, c = x.shape[:2]
@@ -64,10 +67,21 @@ def conv_core(x, w, b, *, auto_pad, dilations, group, kernel_shape, pads, stride
             f"{op}: W of shape {w.shape} does not fit X with {c} channels in {group} groups "
             f"(expected W[1] == {c // group} and W[0] divisible by {group})"
         )
-    if kernel_shape is not None and len(kernel_shape) and tuple(kernel_shape) != w.shape[2:]:
-        raise ValueError(f"{op}: kernel_shape {tuple(kernel_shape)} disagrees with W {w.shape}")
+    if (
+        kernel_shape is not None
+        and len(kernel_shape)
+        and tuple(kernel_shape) != w.shape[2:]
+    ):
+        raise ValueError(
+            f"{op}: kernel_shape {tuple(kernel_shape)} disagrees with W {w.shape}"
+        )
     win = plan_windows(
-        x.shape[2:], w.shape[2:], strides=strides, dilations=dilations, pads=pads, auto_pad=auto_pad
+        x.shape[2:],
+        w.shape[2:],
+        strides=strides,
+        dilations=dilations,
+        pads=pads,
+        auto_pad=auto_pad,
     )
     dtype = _compute_dtype(x.dtype)
     check_alloc((n, m) + win.out, dtype, f"{op} output")
@@ -106,6 +120,7 @@ def conv(
     )
     return y.astype(x.dtype, copy=False)
 
+
 @register("ConvInteger", since=10)
 def conv_integer(
     x,
@@ -129,7 +144,9 @@ def conv_integer(
     if w_zero_point is not None:
         wz = np.asarray(w_zero_point).astype(np.int32)
         # A per-output-channel zero point is 1-D of length M.
-        w32 -= wz.reshape((-1,) + (1,) * (w.ndim - 1)) if wz.size > 1 else wz.reshape(())
+        w32 -= (
+            wz.reshape((-1,) + (1,) * (w.ndim - 1)) if wz.size > 1 else wz.reshape(())
+        )
     # float64 BLAS is exact for int8 products summed over < 2**53 / 2**16 terms.
     y = conv_core(
         x32.astype(np.float64),
@@ -146,16 +163,21 @@ def conv_integer(
     return np.rint(y).astype(np.int32)
 
 
-
-def _transpose_geometry(in_sp, kernel, strides, dilations, pads, auto_pad, output_padding, output_shape):
+def _transpose_geometry(
+    in_sp, kernel, strides, dilations, pads, auto_pad, output_padding, output_shape
+):
     """Begin pads and output sizes of ConvTranspose, per the spec's rules."""
     nd = len(in_sp)
     auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
     ext = [(k - 1) * d + 1 for k, d in zip(kernel, dilations)]
-    full = [s * (n - 1) + op + e for n, s, op, e in zip(in_sp, strides, output_padding, ext)]
+    full = [
+        s * (n - 1) + op + e for n, s, op, e in zip(in_sp, strides, output_padding, ext)
+    ]
     if output_shape is not None and len(output_shape):
         out = [int(v) for v in output_shape][-nd:]
-    elif auto_pad in ("SAME_UPPER", "SAME_LOWER") and not (pads is not None and len(pads)):
+    elif auto_pad in ("SAME_UPPER", "SAME_LOWER") and not (
+        pads is not None and len(pads)
+    ):
         out = [n * s for n, s in zip(in_sp, strides)]
     else:
         p = [int(v) for v in pads] if pads is not None and len(pads) else [0] * (2 * nd)
@@ -191,21 +213,29 @@ def conv_transpose(
     in_sp = x.shape[2:]
     nd = len(in_sp)
     if w.shape[0] != c:
-        raise ValueError(f"ConvTranspose: W of shape {w.shape} needs W[0] == {c} input channels")
+        raise ValueError(
+            f"ConvTranspose: W of shape {w.shape} needs W[0] == {c} input channels"
+        )
     kernel = w.shape[2:]
     mg = w.shape[1]
     m = mg * group
     cg = c // group
     strides = tuple(strides) if strides is not None and len(strides) else (1,) * nd
-    dilations = tuple(dilations) if dilations is not None and len(dilations) else (1,) * nd
+    dilations = (
+        tuple(dilations) if dilations is not None and len(dilations) else (1,) * nd
+    )
     output_padding = (
-        tuple(output_padding) if output_padding is not None and len(output_padding) else (0,) * nd
+        tuple(output_padding)
+        if output_padding is not None and len(output_padding)
+        else (0,) * nd
     )
     begin, out = _transpose_geometry(
         in_sp, kernel, strides, dilations, pads, auto_pad, output_padding, output_shape
     )
     if any(o < 0 for o in out):
-        raise ValueError(f"ConvTranspose: negative output size {out}; check pads and output_shape")
+        raise ValueError(
+            f"ConvTranspose: negative output size {out}; check pads and output_shape"
+        )
     dtype = _compute_dtype(x.dtype)
     k = math.prod(kernel)
     length = math.prod(in_sp)

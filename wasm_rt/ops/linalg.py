@@ -119,11 +119,17 @@ def _requantize(acc: np.ndarray, scale, zero_point, dtype) -> np.ndarray:
 
 
 @register("QLinearMatMul", since=10)
-def qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point):
+def qlinear_matmul(
+    a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point
+):
     acc = matmul_integer(a, b, a_zero_point, b_zero_point)
     a_scale = np.asarray(a_scale, dtype=np.float64)
     b_scale = np.asarray(b_scale, dtype=np.float64)
     if a_scale.ndim == 1 and a_scale.size > 1 and a.ndim >= 2:
         a_scale = a_scale.reshape(-1, 1)
-    scale = (a_scale * b_scale / np.asarray(y_scale, dtype=np.float64)).astype(np.float32)
-    return _requantize(acc.astype(np.float64), scale, y_zero_point, np.asarray(y_zero_point).dtype)
+    scale = (a_scale * b_scale / np.asarray(y_scale, dtype=np.float64)).astype(
+        np.float32
+    )
+    return _requantize(
+        acc.astype(np.float64), scale, y_zero_point, np.asarray(y_zero_point).dtype
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..registry import register
-from ._common import normalize_axis, normalize_axes
+from ._common import normalize_axes, normalize_axis
 
 
 def _acc(dtype) -> np.dtype:
@@ -29,18 +29,34 @@ def _channel(v, x: np.ndarray, dtype) -> np.ndarray:
 def _batchnorm(x, scale, b, mean, var, epsilon):
     dt = _acc(x.dtype)
     inv = 1.0 / np.sqrt(_channel(var, x, dt) + dt.type(epsilon))
-    y = (x.astype(dt, copy=False) - _channel(mean, x, dt)) * (inv * _channel(scale, x, dt))
+    y = (x.astype(dt, copy=False) - _channel(mean, x, dt)) * (
+        inv * _channel(scale, x, dt)
+    )
     y += _channel(b, x, dt)
     return y.astype(x.dtype, copy=False)
 
 
 @register("BatchNormalization", since=1)
-def batchnorm_1(x, scale, b, mean, var, *, consumed_inputs=None, epsilon=1e-5, is_test=0, momentum=0.9, spatial=1):
+def batchnorm_1(
+    x,
+    scale,
+    b,
+    mean,
+    var,
+    *,
+    consumed_inputs=None,
+    epsilon=1e-5,
+    is_test=0,
+    momentum=0.9,
+    spatial=1,
+):
     return _batchnorm(x, scale, b, mean, var, epsilon)
 
 
 @register("BatchNormalization", since=6)
-def batchnorm_6(x, scale, b, mean, var, *, epsilon=1e-5, is_test=0, momentum=0.9, spatial=1):
+def batchnorm_6(
+    x, scale, b, mean, var, *, epsilon=1e-5, is_test=0, momentum=0.9, spatial=1
+):
     return _batchnorm(x, scale, b, mean, var, epsilon)
 
 
@@ -55,7 +71,9 @@ def batchnorm_9(x, scale, b, mean, var, *, epsilon=1e-5, momentum=0.9):
 
 
 @register("BatchNormalization", since=14, context=True)
-def batchnorm_14(ctx, x, scale, b, mean, var, *, epsilon=1e-5, momentum=0.9, training_mode=0):
+def batchnorm_14(
+    ctx, x, scale, b, mean, var, *, epsilon=1e-5, momentum=0.9, training_mode=0
+):
     if not training_mode:
         return _batchnorm(x, scale, b, mean, var, epsilon)
     dt = _acc(x.dtype)
@@ -73,7 +91,9 @@ def batchnorm_14(ctx, x, scale, b, mean, var, *, epsilon=1e-5, momentum=0.9, tra
 @register("InstanceNormalization", since=1)
 def instance_norm(x, scale, b, *, epsilon=1e-5):
     if x.ndim < 3:
-        raise ValueError(f"InstanceNormalization needs rank >= 3 (N, C, ...), got {x.shape}")
+        raise ValueError(
+            f"InstanceNormalization needs rank >= 3 (N, C, ...), got {x.shape}"
+        )
     dt = _acc(x.dtype)
     xa = x.astype(dt, copy=False)
     axes = tuple(range(2, x.ndim))
@@ -117,9 +137,7 @@ def _group_norm(x, scale, bias, epsilon, num_groups, stash_dtype, per_channel):
     var = np.square(xg - mean).mean(axis=-1, keepdims=True)
     y = ((xg - mean) / np.sqrt(var + stash_dtype.type(epsilon))).reshape(x.shape)
     y = y.astype(x.dtype, copy=False)
-    if per_channel:
-        scale, bias = scale, bias
-    else:
+    if not per_channel:
         # Opset 18 takes one scale/bias per group; spread it over its channels.
         scale = np.repeat(scale, c // num_groups)
         bias = np.repeat(bias, c // num_groups)
@@ -129,12 +147,18 @@ def _group_norm(x, scale, bias, epsilon, num_groups, stash_dtype, per_channel):
 
 @register("GroupNormalization", since=18)
 def group_norm_18(x, scale, bias, *, epsilon=1e-5, num_groups):
-    return _group_norm(x, scale, bias, epsilon, num_groups, _acc(x.dtype), per_channel=False)
+    return _group_norm(
+        x, scale, bias, epsilon, num_groups, _acc(x.dtype), per_channel=False
+    )
 
 
 @register("GroupNormalization", since=21)
 def group_norm_21(x, scale, bias, *, epsilon=1e-5, num_groups, stash_type=1):
-    dt = np.dtype(np.float64) if x.dtype == np.float64 else np.dtype(_STASH.get(stash_type, np.float32))
+    dt = (
+        np.dtype(np.float64)
+        if x.dtype == np.float64
+        else np.dtype(_STASH.get(stash_type, np.float32))
+    )
     return _group_norm(x, scale, bias, epsilon, num_groups, dt, per_channel=True)
 
 

@@ -16,9 +16,13 @@ from ..registry import register
 from ._windows import Windows, pad_for_windows, plan_windows, window_view
 
 
-def _plan(x, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode, op) -> Windows:
+def _plan(
+    x, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode, op
+) -> Windows:
     if x.ndim < 3:
-        raise ValueError(f"{op} needs an input of rank >= 3 (N, C, spatial...), got {x.shape}")
+        raise ValueError(
+            f"{op} needs an input of rank >= 3 (N, C, spatial...), got {x.shape}"
+        )
     if kernel_shape is None or len(kernel_shape) != x.ndim - 2:
         raise ValueError(
             f"{op}: kernel_shape {kernel_shape} must have one value per spatial axis of {x.shape}"
@@ -56,7 +60,9 @@ def _lowest(dtype) -> float | int:
     return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
 
 
-def _max_indices(view: np.ndarray, win: Windows, x_shape, storage_order: int) -> np.ndarray:
+def _max_indices(
+    view: np.ndarray, win: Windows, x_shape, storage_order: int
+) -> np.ndarray:
     """Flat input index of each window's first maximum, as onnxruntime reports it."""
     nd = len(win.kernel)
     lead = view.shape[: 2 + nd]
@@ -67,7 +73,9 @@ def _max_indices(view: np.ndarray, win: Windows, x_shape, storage_order: int) ->
     coords = []
     for i in range(nd):
         grid = np.arange(win.out[i]).reshape((-1,) + (1,) * (nd - 1 - i))
-        coords.append(grid * win.strides[i] - win.pads_begin[i] + taps[i] * win.dilations[i])
+        coords.append(
+            grid * win.strides[i] - win.pads_begin[i] + taps[i] * win.dilations[i]
+        )
     if storage_order:
         # Column-major over the spatial axes: the first axis varies fastest.
         offset = sum(c * math.prod(spatial[:i]) for i, c in enumerate(coords))
@@ -78,8 +86,12 @@ def _max_indices(view: np.ndarray, win: Windows, x_shape, storage_order: int) ->
     return (plane + offset).astype(np.int64)
 
 
-def _maxpool(ctx, x, auto_pad, ceil_mode, dilations, kernel_shape, pads, storage_order, strides):
-    win = _plan(x, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode, "MaxPool")
+def _maxpool(
+    ctx, x, auto_pad, ceil_mode, dilations, kernel_shape, pads, storage_order, strides
+):
+    win = _plan(
+        x, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode, "MaxPool"
+    )
     xp = pad_for_windows(x, win, _lowest(x.dtype), "MaxPool padded input")
     view = window_view(xp, win)
     taps = _taps(view, len(win.kernel))
@@ -98,9 +110,18 @@ def maxpool_1(ctx, x, *, auto_pad="NOTSET", kernel_shape=None, pads=None, stride
 
 @register("MaxPool", since=8, context=True)
 def maxpool_8(
-    ctx, x, *, auto_pad="NOTSET", kernel_shape=None, pads=None, storage_order=0, strides=None
+    ctx,
+    x,
+    *,
+    auto_pad="NOTSET",
+    kernel_shape=None,
+    pads=None,
+    storage_order=0,
+    strides=None,
 ):
-    return _maxpool(ctx, x, auto_pad, 0, None, kernel_shape, pads, storage_order, strides)
+    return _maxpool(
+        ctx, x, auto_pad, 0, None, kernel_shape, pads, storage_order, strides
+    )
 
 
 @register("MaxPool", since=10, context=True)
@@ -116,13 +137,29 @@ def maxpool_10(
     storage_order=0,
     strides=None,
 ):
-    return _maxpool(ctx, x, auto_pad, ceil_mode, dilations, kernel_shape, pads, storage_order, strides)
+    return _maxpool(
+        ctx,
+        x,
+        auto_pad,
+        ceil_mode,
+        dilations,
+        kernel_shape,
+        pads,
+        storage_order,
+        strides,
+    )
 
 
-def _avgpool(x, auto_pad, ceil_mode, count_include_pad, dilations, kernel_shape, pads, strides):
-    win = _plan(x, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode, "AveragePool")
+def _avgpool(
+    x, auto_pad, ceil_mode, count_include_pad, dilations, kernel_shape, pads, strides
+):
+    win = _plan(
+        x, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode, "AveragePool"
+    )
     acc_dtype = np.float32 if x.dtype == np.float16 else x.dtype
-    total = _window_sum(pad_for_windows(x, win, 0, "AveragePool padded input"), win, acc_dtype)
+    total = _window_sum(
+        pad_for_windows(x, win, 0, "AveragePool padded input"), win, acc_dtype
+    )
     # The divisor counts the input cells of each window, plus the explicit
     # pads when count_include_pad; the overhang ceil_mode adds never counts.
     inside = np.ones((1, 1) + x.shape[2:], dtype=acc_dtype)
@@ -131,7 +168,9 @@ def _avgpool(x, auto_pad, ceil_mode, count_include_pad, dilations, kernel_shape,
         mask_win = _shifted(win)
     else:
         mask_win = win
-    count = _window_sum(pad_for_windows(inside, mask_win, 0, "AveragePool mask"), mask_win, acc_dtype)
+    count = _window_sum(
+        pad_for_windows(inside, mask_win, 0, "AveragePool mask"), mask_win, acc_dtype
+    )
     return (total / count).astype(x.dtype, copy=False)
 
 
@@ -157,9 +196,17 @@ def averagepool_1(x, *, auto_pad="NOTSET", kernel_shape=None, pads=None, strides
 
 @register("AveragePool", since=7)
 def averagepool_7(
-    x, *, auto_pad="NOTSET", count_include_pad=0, kernel_shape=None, pads=None, strides=None
+    x,
+    *,
+    auto_pad="NOTSET",
+    count_include_pad=0,
+    kernel_shape=None,
+    pads=None,
+    strides=None,
 ):
-    return _avgpool(x, auto_pad, 0, count_include_pad, None, kernel_shape, pads, strides)
+    return _avgpool(
+        x, auto_pad, 0, count_include_pad, None, kernel_shape, pads, strides
+    )
 
 
 @register("AveragePool", since=10)
@@ -173,7 +220,9 @@ def averagepool_10(
     pads=None,
     strides=None,
 ):
-    return _avgpool(x, auto_pad, ceil_mode, count_include_pad, None, kernel_shape, pads, strides)
+    return _avgpool(
+        x, auto_pad, ceil_mode, count_include_pad, None, kernel_shape, pads, strides
+    )
 
 
 @register("AveragePool", since=19)
@@ -189,20 +238,33 @@ def averagepool_19(
     strides=None,
 ):
     return _avgpool(
-        x, auto_pad, ceil_mode, count_include_pad, dilations, kernel_shape, pads, strides
+        x,
+        auto_pad,
+        ceil_mode,
+        count_include_pad,
+        dilations,
+        kernel_shape,
+        pads,
+        strides,
     )
 
 
 def _lppool(x, p, auto_pad, ceil_mode, dilations, kernel_shape, pads, strides):
-    win = _plan(x, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode, "LpPool")
+    win = _plan(
+        x, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode, "LpPool"
+    )
     acc_dtype = np.float32 if x.dtype == np.float16 else x.dtype
     powered = np.power(np.abs(x.astype(acc_dtype, copy=False)), acc_dtype.type(p))
-    total = _window_sum(pad_for_windows(powered, win, 0, "LpPool padded input"), win, acc_dtype)
+    total = _window_sum(
+        pad_for_windows(powered, win, 0, "LpPool padded input"), win, acc_dtype
+    )
     return np.power(total, acc_dtype.type(1.0 / p)).astype(x.dtype, copy=False)
 
 
 @register("LpPool", since=1)
-def lppool_1(x, *, auto_pad="NOTSET", kernel_shape=None, p=2.0, pads=None, strides=None):
+def lppool_1(
+    x, *, auto_pad="NOTSET", kernel_shape=None, p=2.0, pads=None, strides=None
+):
     return _lppool(x, p, auto_pad, 0, None, kernel_shape, pads, strides)
 
 
@@ -263,10 +325,14 @@ def global_lp_pool_2(x, *, p=2):
 
 
 @register("MaxUnpool", since=9)
-def max_unpool(x, indices, output_shape=None, *, kernel_shape=None, pads=None, strides=None):
+def max_unpool(
+    x, indices, output_shape=None, *, kernel_shape=None, pads=None, strides=None
+):
     nd = x.ndim - 2
     if kernel_shape is None or len(kernel_shape) != nd:
-        raise ValueError(f"MaxUnpool: kernel_shape {kernel_shape} must have {nd} values")
+        raise ValueError(
+            f"MaxUnpool: kernel_shape {kernel_shape} must have {nd} values"
+        )
     strides = list(strides) if strides is not None and len(strides) else [1] * nd
     pads = list(pads) if pads is not None and len(pads) else [0] * (2 * nd)
     inferred = x.shape[:2] + tuple(
@@ -277,7 +343,9 @@ def max_unpool(x, indices, output_shape=None, *, kernel_shape=None, pads=None, s
     y = np.zeros(inferred, dtype=x.dtype)
     idx = np.asarray(indices).astype(np.int64).reshape(-1)
     if idx.size and (idx.min() < 0 or idx.max() >= y.size):
-        raise ValueError(f"MaxUnpool: indices must lie in [0, {y.size}) for shape {inferred}")
+        raise ValueError(
+            f"MaxUnpool: indices must lie in [0, {y.size}) for shape {inferred}"
+        )
     y.reshape(-1)[idx] = x.reshape(-1)
     if output_shape is None or not np.size(output_shape):
         return y

@@ -89,7 +89,9 @@ def _taps(x, mode, scale, in_len, antialias, cubic_a, exclude_outside):
     ratio = np.where(exact, 1.0, ratio)
     t = np.arange(start, start + n)
     dist = (t[None, :] - ratio[:, None]) * s
-    weights = np.clip(1 - np.abs(dist), 0, 1) if mode == "linear" else _cubic(dist, cubic_a)
+    weights = (
+        np.clip(1 - np.abs(dist), 0, 1) if mode == "linear" else _cubic(dist, cubic_a)
+    )
     idx = x0.astype(np.int64)[:, None] + t[None, :]
     if exclude_outside:
         weights = np.where((idx < 0) | (idx >= in_len), 0.0, weights)
@@ -107,7 +109,13 @@ def _resize_axis(data, axis, scale, out_len, roi, p):
         result = np.take(data, np.clip(idx, 0, in_len - 1), axis=axis)
     else:
         idx, weights = _taps(
-            x, p["mode"], scale, in_len, p["antialias"], p["cubic_a"], p["exclude_outside"]
+            x,
+            p["mode"],
+            scale,
+            in_len,
+            p["antialias"],
+            p["cubic_a"],
+            p["exclude_outside"],
         )
         idx = np.clip(idx, 0, in_len - 1)
         weights = weights.astype(data.dtype)
@@ -134,7 +142,11 @@ def _present(t) -> bool:
 
 def _resize(x, roi, scales, sizes, axes=None, policy="stretch", **p):
     rank = x.ndim
-    axes = list(normalize_axes(axes, rank)) if axes is not None and len(axes) else list(range(rank))
+    axes = (
+        list(normalize_axes(axes, rank))
+        if axes is not None and len(axes)
+        else list(range(rank))
+    )
     if len(set(axes)) != len(axes):
         raise ValueError(f"Resize: repeated axes {axes}")
     if _present(scales) == _present(sizes):
@@ -144,7 +156,9 @@ def _resize(x, roi, scales, sizes, axes=None, policy="stretch", **p):
     if _present(scales):
         sc = np.asarray(scales, dtype=np.float32).reshape(-1).astype(np.float64)
         if sc.size != len(axes) or (sc <= 0).any():
-            raise ValueError(f"Resize: scales {sc.tolist()} must be {len(axes)} positive values")
+            raise ValueError(
+                f"Resize: scales {sc.tolist()} must be {len(axes)} positive values"
+            )
         for a, s in zip(axes, sc):
             factor[a] = float(s)
             # float32 product, as onnxruntime computes it: 1.3f * 10 is 13, not 12.
@@ -152,7 +166,9 @@ def _resize(x, roi, scales, sizes, axes=None, policy="stretch", **p):
     else:
         sz = [int(v) for v in np.asarray(sizes).reshape(-1)]
         if len(sz) != len(axes) or min(sz) < 0:
-            raise ValueError(f"Resize: sizes {sz} must be {len(axes)} non-negative values")
+            raise ValueError(
+                f"Resize: sizes {sz} must be {len(axes)} non-negative values"
+            )
         ratios = [s / x.shape[a] for a, s in zip(axes, sz)]
         policy = _text(policy)
         if policy in ("not_larger", "not_smaller"):
@@ -168,20 +184,26 @@ def _resize(x, roi, scales, sizes, axes=None, policy="stretch", **p):
     if _present(roi):
         rv = np.asarray(roi, dtype=np.float64).reshape(-1)
         if rv.size != 2 * len(axes):
-            raise ValueError(f"Resize: roi has {rv.size} values, expected {2 * len(axes)}")
+            raise ValueError(
+                f"Resize: roi has {rv.size} values, expected {2 * len(axes)}"
+            )
         for i, a in enumerate(axes):
             roi_pairs[a] = (rv[i], rv[len(axes) + i])
     p["coord"] = _text(p["coord"])
     p["mode"] = _text(p["mode"])
     p["nearest_mode"] = _text(p["nearest_mode"])
     if p["mode"] not in ("nearest", "linear", "cubic"):
-        raise ValueError(f"Resize: mode must be nearest, linear or cubic, got {p['mode']!r}")
+        raise ValueError(
+            f"Resize: mode must be nearest, linear or cubic, got {p['mode']!r}"
+        )
     integer = x.dtype.kind in "iub"
     work = x
     if p["mode"] != "nearest":
         work = x.astype(np.float64 if x.dtype == np.float64 else np.float32)
     for a in axes:
-        identity = out[a] == x.shape[a] and factor[a] == 1.0 and roi_pairs[a] == (0.0, 1.0)
+        identity = (
+            out[a] == x.shape[a] and factor[a] == 1.0 and roi_pairs[a] == (0.0, 1.0)
+        )
         if not identity or p["coord"] == "tf_crop_and_resize":
             work = _resize_axis(work, a, factor[a], out[a], roi_pairs[a], p)
     if integer and work.dtype != x.dtype:
@@ -193,8 +215,17 @@ def _resize(x, roi, scales, sizes, axes=None, policy="stretch", **p):
 @register("Resize", since=10)
 def resize_10(x, scales, *, mode="nearest"):
     return _resize(
-        x, None, scales, None, coord="asymmetric", mode=mode, nearest_mode="simple",
-        cubic_a=-0.75, exclude_outside=0, extrapolation_value=0.0, antialias=0,
+        x,
+        None,
+        scales,
+        None,
+        coord="asymmetric",
+        mode=mode,
+        nearest_mode="simple",
+        cubic_a=-0.75,
+        exclude_outside=0,
+        extrapolation_value=0.0,
+        antialias=0,
     )
 
 
@@ -213,9 +244,17 @@ def resize_11(
     nearest_mode="round_prefer_floor",
 ):
     return _resize(
-        x, roi, scales, sizes, coord=coordinate_transformation_mode, mode=mode,
-        nearest_mode=nearest_mode, cubic_a=cubic_coeff_a, exclude_outside=exclude_outside,
-        extrapolation_value=extrapolation_value, antialias=0,
+        x,
+        roi,
+        scales,
+        sizes,
+        coord=coordinate_transformation_mode,
+        mode=mode,
+        nearest_mode=nearest_mode,
+        cubic_a=cubic_coeff_a,
+        exclude_outside=exclude_outside,
+        extrapolation_value=extrapolation_value,
+        antialias=0,
     )
 
 
@@ -237,17 +276,35 @@ def resize_18(
     nearest_mode="round_prefer_floor",
 ):
     return _resize(
-        x, roi, scales, sizes, axes, keep_aspect_ratio_policy,
-        coord=coordinate_transformation_mode, mode=mode, nearest_mode=nearest_mode,
-        cubic_a=cubic_coeff_a, exclude_outside=exclude_outside,
-        extrapolation_value=extrapolation_value, antialias=antialias,
+        x,
+        roi,
+        scales,
+        sizes,
+        axes,
+        keep_aspect_ratio_policy,
+        coord=coordinate_transformation_mode,
+        mode=mode,
+        nearest_mode=nearest_mode,
+        cubic_a=cubic_coeff_a,
+        exclude_outside=exclude_outside,
+        extrapolation_value=extrapolation_value,
+        antialias=antialias,
     )
 
 
 def _upsample(x, scales, mode):
     return _resize(
-        x, None, scales, None, coord="asymmetric", mode=mode, nearest_mode="simple",
-        cubic_a=-0.75, exclude_outside=0, extrapolation_value=0.0, antialias=0,
+        x,
+        None,
+        scales,
+        None,
+        coord="asymmetric",
+        mode=mode,
+        nearest_mode="simple",
+        cubic_a=-0.75,
+        exclude_outside=0,
+        extrapolation_value=0.0,
+        antialias=0,
     )
 
 

@@ -23,7 +23,9 @@ def _scalar_int(t, what: str) -> int:
 
 def _to_complex(x: np.ndarray) -> np.ndarray:
     if x.ndim < 2 or x.shape[-1] not in (1, 2):
-        raise ValueError(f"signal must end in an axis of size 1 (real) or 2 (complex), got {x.shape}")
+        raise ValueError(
+            f"signal must end in an axis of size 1 (real) or 2 (complex), got {x.shape}"
+        )
     if x.shape[-1] == 1:
         return x[..., 0]
     return x[..., 0] + 1j * x[..., 1]
@@ -76,7 +78,9 @@ def dft_20(x, dft_length=None, axis=None, *, inverse=0, onesided=0):
 @register("STFT", since=17)
 def stft(signal, frame_step, window=None, frame_length=None, *, onesided=1):
     if signal.ndim != 3:
-        raise ValueError(f"STFT signal must be [batch, length, 1 or 2], got {signal.shape}")
+        raise ValueError(
+            f"STFT signal must be [batch, length, 1 or 2], got {signal.shape}"
+        )
     step = _scalar_int(frame_step, "frame_step")
     if window is not None and np.size(window):
         window = np.asarray(window)
@@ -86,9 +90,11 @@ def stft(signal, frame_step, window=None, frame_length=None, *, onesided=1):
         window = None
     else:
         raise ValueError("STFT needs a window or a frame_length")
-    if frame_length is not None and np.size(frame_length):
-        if _scalar_int(frame_length, "frame_length") != length:
-            raise ValueError(f"STFT frame_length {frame_length} differs from the window's {length}")
+    given = frame_length is not None and np.size(frame_length)
+    if given and _scalar_int(frame_length, "frame_length") != length:
+        raise ValueError(
+            f"STFT frame_length {frame_length} differs from the window's {length}"
+        )
     n_sig = signal.shape[1]
     if step < 1 or length < 1 or length > n_sig:
         raise ValueError(
@@ -143,7 +149,13 @@ def blackman_window(size, *, output_datatype=1, periodic=1):
 
 @register("MelWeightMatrix", since=17)
 def mel_weight_matrix(
-    num_mel_bins, dft_length, sample_rate, lower_edge_hertz, upper_edge_hertz, *, output_datatype=1
+    num_mel_bins,
+    dft_length,
+    sample_rate,
+    lower_edge_hertz,
+    upper_edge_hertz,
+    *,
+    output_datatype=1,
 ):
     mels = _scalar_int(num_mel_bins, "num_mel_bins")
     n_fft = _scalar_int(dft_length, "dft_length")
