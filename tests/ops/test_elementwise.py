@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import math
 
+import hypothesis.extra.numpy as hnp
+import hypothesis.strategies as st
 import numpy as np
 import pytest
 from _numeric_cases import compare, numeric_cases, run_case
+from hypothesis import given, settings
 from oracle import check_op
 
 from wasm_rt.registry import resolve
@@ -462,3 +465,25 @@ def test_cast_to_float8_is_not_implemented():
 def test_identity(dtype):
     x = np.array(["a", "b"], dtype=object) if dtype is object else rand((2, 3), dtype)
     check_op("Identity", {"x": x}, opset=21)
+
+
+# --- property: random broadcastable shapes ------------------------------------
+
+_BIN_OPS = ["Add", "Sub", "Mul", "Div", "Equal", "Less", "Greater", "Max", "Min"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=4, max_side=3),
+    op=st.sampled_from(_BIN_OPS),
+    dtype=st.sampled_from([np.float32, np.int32, np.int64]),
+    seed=st.integers(0, 2**16),
+)
+def test_binary_broadcasting_property(shapes, op, dtype, seed):
+    rng = np.random.default_rng(seed)
+    a, b = (rng.integers(-20, 20, size=s).astype(dtype) for s in shapes.input_shapes)
+    if op == "Div":
+        b = np.where(b == 0, 1, b).astype(dtype)  # integer division by zero is UB
+    check_op(
+        op, {"a": np.asarray(a), "b": np.asarray(b)}, opset=14 if op != "Equal" else 19
+    )
