@@ -227,3 +227,92 @@ def test_invalid_utf8_strings_fail_cleanly(field):
     _rename(m, field, "QQ7QQ")
     model = m.SerializeToString().replace(b"QQ7QQ", b"QQ\xffQQ")
     load_and_run(model, TARGETS["small"][1])
+
+
+# --------------------------------------------------------------------------
+# Structured fuzzing: valid protobuf, hostile contents
+# --------------------------------------------------------------------------
+# Byte mutations mostly break the wire format, so the loader's first check
+# catches them.  These mutate fields of a parsed model instead (attribute
+# values, dims, types, names, opsets, node order), which reaches the graph
+# builder, the planner and the kernels.  Integer values avoid the range where
+# an allocation is possible but ruinous (a few GB): they are small, or so
+# large that malloc refuses at once.
+
+HOSTILE_INTS = [-(2**62), -(2**31), -3, -1, 0, 1, 2, 3, 5, 17, 2**40, 2**62]
+OP_TYPES = ["Conv", "Relu", "MaxPool", "Reshape", "MatMul", "Add", "Softmax", "Gather", "Concat",
+            "Transpose", "Slice", "Identity", "If", "Loop", "Split", "Expand", "Tile", "Pad", "NoSuchOp"]
+
+field_mutation = st.one_of(
+    st.tuples(st.just("attr_int"), st.integers(0, 10**6), st.sampled_from(HOSTILE_INTS)),
+    st.tuples(st.just("attr_ints"), st.integers(0, 10**6), st.lists(st.sampled_from(HOSTILE_INTS), max_size=6)),
+    st.tuples(st.just("attr_drop"), st.integers(0, 10**6), st.none()),
+    st.tuples(st.just("init_dims"), st.integers(0, 10**6), st.lists(st.sampled_from(HOSTILE_INTS[2:10]), max_size=5)),
+    st.tuples(st.just("init_type"), st.integers(0, 10**6), st.integers(0, 30)),
+    st.tuples(st.just("input_type"), st.integers(0, 10**6), st.integers(0, 30)),
+    st.tuples(st.just("op_type"), st.integers(0, 10**6), st.sampled_from(OP_TYPES)),
+    st.tuples(st.just("rewire"), st.integers(0, 10**6), st.integers(0, 10**6)),
+    st.tuples(st.just("drop_node"), st.integers(0, 10**6), st.none()),
+    st.tuples(st.just("dup_node"), st.integers(0, 10**6), st.none()),
+    st.tuples(st.just("opset"), st.integers(0, 10**6), st.integers(-1, 40)),
+    st.tuples(st.just("drop_output"), st.integers(0, 10**6), st.none()),
+)
+
+
+def mutate_fields(model_bytes: bytes, mutations) -> bytes:
+    m = onnx.load_from_string(model_bytes)
+    g = m.graph
+    for kind, i, value in mutations:
+        nodes = list(g.node)
+        attrs = [a for n in nodes for a in n.attribute if a.type != onnx.AttributeProto.GRAPH]
+        values = [v for n in nodes for v in n.input if v] + [t.name for t in g.initializer]
+        if kind == "attr_int" and attrs:
+            a = attrs[i % len(attrs)]
+            a.ClearField("ints")
+            a.type, a.i = onnx.AttributeProto.INT, value
+        elif kind == "attr_ints" and attrs:
+            a = attrs[i % len(attrs)]
+            del a.ints[:]
+            a.type = onnx.AttributeProto.INTS
+            a.ints.extend(value)
+        elif kind == "attr_drop" and attrs:
+            for n in nodes:
+                if attrs[i % len(attrs)] in n.attribute:
+                    n.attribute.remove(attrs[i % len(attrs)])
+                    break
+        elif kind == "init_dims" and len(g.initializer):
+            t = g.initializer[i % len(g.initializer)]
+            del t.dims[:]
+            t.dims.extend(value)
+        elif kind == "init_type" and len(g.initializer):
+            g.initializer[i % len(g.initializer)].data_type = value
+        elif kind == "input_type" and len(g.input):
+            g.input[i % len(g.input)].type.tensor_type.elem_type = value
+        elif kind == "op_type" and nodes:
+            nodes[i % len(nodes)].op_type = value
+        elif kind == "rewire" and nodes and values:
+            n = nodes[i % len(nodes)]
+            if len(n.input):
+                n.input[value % len(n.input)] = values[value % len(values)]
+        elif kind == "drop_node" and nodes:
+            g.node.remove(nodes[i % len(nodes)])
+        elif kind == "dup_node" and nodes:
+            g.node.append(nodes[i % len(nodes)])
+        elif kind == "opset":
+            m.opset_import[0].version = value
+        elif kind == "drop_output" and len(g.output) > 1:
+            del g.output[i % len(g.output)]
+    return m.SerializeToString()
+
+
+feed_shape = st.lists(st.integers(0, 6), min_size=1, max_size=5)
+
+
+@FUZZ_SETTINGS
+@given(mutations=st.lists(field_mutation, min_size=1, max_size=3), x_shape=st.none() | feed_shape)
+def test_mutated_fields_fail_cleanly(target, mutations, x_shape):
+    feeds = dict(target.feeds)
+    if x_shape is not None:  # also feed a wrongly shaped input now and then
+        name = next(iter(feeds))
+        feeds[name] = np.ones(x_shape, dtype=feeds[name].dtype)
+    load_and_run(mutate_fields(target.model, mutations), feeds)
