@@ -110,6 +110,9 @@ class Emitter:
     def __init__(self, program: SegmentProgram, node_name: str = ""):
         self.program = program
         self.node_name = node_name
+        # "workgroup": tiles through workgroup memory (real GPUs); "registers":
+        # barrier-free register blocking (CPU-emulated adapters such as SwiftShader).
+        self.tiling = "workgroup"
         # Set by the segment builder: turns a host array into a GTensor.
         self.upload: Callable[[np.ndarray], GTensor] | None = None
 

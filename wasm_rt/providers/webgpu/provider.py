@@ -30,7 +30,9 @@ class WebGpuExecutionProvider(ExecutionProvider):
     """Runs claimed nodes as WGSL compute shaders on the browser's WebGPU device.
 
     Options: ``strict`` (bool) fails session creation when a node would not
-    be claimed; ``disabled_ops`` (list of op types) keeps them on numpy.
+    be claimed; ``disabled_ops`` (list of op types) keeps them on numpy;
+    ``tiling`` ("auto", "workgroup", "registers") picks the MatMul/Conv kernels
+    ("auto": register blocking on SwiftShader, workgroup-memory tiles elsewhere).
     """
 
     name = NAME
@@ -51,7 +53,11 @@ class WebGpuExecutionProvider(ExecutionProvider):
             if self.strict:
                 raise NotImplementedErr(msg)
             warnings.warn(msg, RuntimeWarning, stacklevel=3)
-        self.runner = SegmentRunner(self.device, NAME) if self.device is not None else None
+        tiling = self.options.get("tiling", "auto")
+        if tiling not in ("auto", "workgroup", "registers"):
+            raise NotImplementedErr(f"WebGpuExecutionProvider option tiling={tiling!r}: expected "
+                                    "'auto', 'workgroup' or 'registers'")
+        self.runner = SegmentRunner(self.device, NAME, tiling) if self.device is not None else None
         self.unclaimed: list[str] = []
 
     # --- planning -------------------------------------------------------------

@@ -73,8 +73,11 @@ class SegmentPlan:
 class SegmentRunner:
     """Owns the device-side state of one session: constants, pipelines, plans."""
 
-    def __init__(self, device, provider_name: str):
+    def __init__(self, device, provider_name: str, tiling: str = "auto"):
         self.device = device
+        if tiling == "auto":
+            tiling = "registers" if "swiftshader" in device.architecture.lower() else "workgroup"
+        self.tiling = tiling
         self.name = provider_name
         self.pipelines: dict[tuple, Any] = {}
         self.constants: dict[str, tuple[Any, np.ndarray]] = {}  # name -> (buffer, source array)
@@ -219,6 +222,7 @@ class SegmentRunner:
         steps = plan.steps
         program = SegmentProgram()
         e = Emitter(program)
+        e.tiling = self.tiling
         values: dict[str, Any] = {}
         imports: dict[str, GTensor] = {}
         uploads: dict[str, GTensor] = {}

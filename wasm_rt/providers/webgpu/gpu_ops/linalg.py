@@ -62,8 +62,12 @@ def emit_matmul(e, a, b, c=None, *, trans_a=False, trans_b=False, alpha=1.0, bet
     params += batch_strides(sa[:-2], sa[-1] * sa[-2]) + [0] * (4 - r)
     params += batch_strides(sb[:-2], sb[-1] * sb[-2]) + [0] * (4 - r)
     params += cstr + [0] * (4 - r)
-    groups = (-(-n // 32), -(-m // 32), nb)
-    e.dispatch("linalg/matmul", dtype, params, [a, b, c if has_c else a, y],
+    if m <= 4 and n <= 65535:
+        kernel, groups = "linalg/gemv", (n, m, nb)
+    else:
+        kernel = "linalg/matmul_reg" if e.tiling == "registers" else "linalg/matmul"
+        groups = (-(-n // 32), -(-m // 32), nb)
+    e.dispatch(kernel, dtype, params, [a, b, c if has_c else a, y],
                defines={"HAS_C": has_c, "ACT": act}, groups=groups)
     return y, squeeze_a, squeeze_b
 

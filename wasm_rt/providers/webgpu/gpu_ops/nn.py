@@ -81,11 +81,12 @@ def conv(e, node, inputs, opset):
     params = [C, H, W, M, OH, OW, KH, KW, strides[0], strides[1], begin[0], begin[1],
               dil[0], dil[1], G, Cg, Mg, y.size]
     defines = {"HAS_BIAS": bias is not None, "ACT": "v"}
-    if Mg >= 16 and Cg * KH * KW >= 8:
+    if Mg >= 8 and Cg * KH * KW >= 8:
         groups = (-(-(OH * OW) // 32), -(-Mg // 32), N * G)
         if max(groups) > 65535:
             raise Unsupported("conv grid too large")
-        e.dispatch("conv/conv_gemm", dtype, params, [x, w, b, y], defines=defines, groups=groups)
+        kernel = "conv/conv_reg" if e.tiling == "registers" else "conv/conv_gemm"
+        e.dispatch(kernel, dtype, params, [x, w, b, y], defines=defines, groups=groups)
     else:
         e.dispatch("conv/conv_direct", dtype, params, [x, w, b, y], defines=defines, threads=y.size)
     return [y]
