@@ -150,6 +150,19 @@ class JsDevice:
         self.max_buffer = int(info.maxBufferSize)
         self.max_binding = int(info.maxBinding)
         self._to_js = _to_js
+        self._live: dict[int, int] = {}  # id(buffer proxy) -> bytes, for memory checks
+
+    @property
+    def live_buffers(self) -> int:
+        return len(self._live)
+
+    @property
+    def live_bytes(self) -> int:
+        return sum(self._live.values())
+
+    def _track(self, buf, nbytes):
+        self._live[id(buf)] = nbytes
+        return buf
 
     def describe(self) -> str:
         return f"WebGPU adapter {self.vendor or '?'}/{self.architecture or '?'}"
@@ -157,12 +170,13 @@ class JsDevice:
     def create_buffer(self, nbytes: int):
         if nbytes > self.max_binding:
             raise MemoryError(f"buffer of {nbytes} bytes exceeds maxStorageBufferBindingSize {self.max_binding}")
-        return self._h.createBuffer(self._dev, nbytes)
+        return self._track(self._h.createBuffer(self._dev, nbytes), nbytes)
 
     def create_staging(self, nbytes: int):
-        return self._h.createStaging(self._dev, nbytes)
+        return self._track(self._h.createStaging(self._dev, nbytes), nbytes)
 
     def destroy(self, buf) -> None:
+        self._live.pop(id(buf), None)
         self._h.destroy(buf)
 
     def write(self, buf, arr: np.ndarray) -> None:
@@ -177,7 +191,7 @@ class JsDevice:
 
     def record(self, entries, params: bytes):
         """Bind groups for [(pipeline, [buffers], x, y, z)] with per-dispatch uniforms."""
-        uniform = self._h.createUniform(self._dev, max(256, len(params)))
+        uniform = self._track(self._h.createUniform(self._dev, max(256, len(params))), max(256, len(params)))
         arr = np.frombuffer(params, np.uint8)
         self._h.writeBytes(self._dev, uniform, 0, arr.ctypes.data, arr.nbytes)
         js_entries = self._to_js([[p, self._to_js(list(bufs)), i * 256, x, y, z]
@@ -245,6 +259,13 @@ async def request_device():
         return None
     _device = JsDevice(helpers, info)
     return _device
+
+
+def wasm_heap_bytes() -> int:
+    """Size of the wasm linear memory (grows, never shrinks)."""
+    import pyodide_js
+
+    return int(pyodide_js._module.HEAPU8.length)
 
 
 def current_device():
