@@ -6,7 +6,10 @@ the only place a new module is added (no scanning).
 
 from . import (  # noqa: F401
     activations,
+    activations_gated,
     attention,
+    attention_flex,
+    attention_linear,
     bitcast,
     cast,
     control_flow,
@@ -15,6 +18,7 @@ from . import (  # noqa: F401
     detection,
     elementwise,
     im2col,
+    kv_cache,
     indexing,
     linalg,
     loss,
@@ -30,4 +34,6 @@ from . import (  # noqa: F401
     shape_build,
     signal,
     text,
+    text_vectorize,
+    training,
 )
