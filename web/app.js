@@ -315,6 +315,7 @@ function renderResults(session, outputs) {
 $("model-file").addEventListener("change", async (e) => {
   const file = e.target.files[0];
   if (!file) return;
+  e.target.value = ""; // choosing the same file again reloads it
   clearError();
   $("run-own").disabled = true;
   $("own-results").innerHTML = "";
@@ -338,6 +339,7 @@ $("model-file").addEventListener("change", async (e) => {
 
 $("run-own").addEventListener("click", async () => {
   clearError();
+  $("own-results").innerHTML = "<p>Running…</p>";
   try {
     const session = state.ownSession;
     const outputs = await session.run(await buildFeeds(session));

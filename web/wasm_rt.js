@@ -182,7 +182,7 @@ export class InferenceSession {
       op: "create",
       sessionId,
       siteURL: env.siteURL,
-      options: { executionProviders },
+      options: { executionProviders, enableProfiling: !!options.enableProfiling },
     };
     const transfer = [];
     if (typeof urlOrBytes === "string" || urlOrBytes instanceof URL) {
