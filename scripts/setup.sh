@@ -28,6 +28,10 @@ if [ ! -x "$venv/bin/python" ]; then
   "$py" -m venv "$venv"
 fi
 
+# The offline Pyodide bundle for the browser parts (.cache/pyodide; a no-op when
+# present and verified; needs npm and pip).
+"$venv/bin/python" scripts/setup_pyodide.py
+
 # Reinstall only when the inputs changed since the last successful setup.
 want=$(cat requirements-dev.txt pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] &&
