@@ -22,6 +22,8 @@ from . import (  # noqa: F401
     indexing,
     linalg,
     loss,
+    ml,
+    ml_trees,
     normalization,
     pool,
     quantize,

@@ -1,0 +1,313 @@
+"""Classic ``ai.onnx.ml`` operators that sklearn-converted models use:
+encoders, scalers, linear models and ZipMap.
+
+Behaviour follows onnxruntime where the spec is vague (binary linear
+classifiers, Normalizer's zero rows), since that is what converted models are
+validated against.  Scores are float32 as the spec types them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..limits import check_alloc
+from ..registry import ML_DOMAIN, register
+
+
+# --------------------------------------------------------------------------
+# Post transforms shared with the tree and SVM kernels
+# --------------------------------------------------------------------------
+
+
+def _erf_inv(x: np.ndarray) -> np.ndarray:
+    """Winitzki's approximation of erf^-1, the one onnxruntime uses for PROBIT."""
+    sgn = np.where(x < 0, -1.0, 1.0)
+    t = (1.0 - x) * (1.0 + x)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log = np.log(t)
+        v = 2.0 / (np.pi * 0.147) + 0.5 * log
+        v2 = log / 0.147
+        r = sgn * np.sqrt(-v + np.sqrt(v * v - v2))
+    return np.where(t == 0, 0.0, r)
+
+
+def _softmax_zero(s: np.ndarray) -> np.ndarray:
+    """Row softmax that keeps exact zeros at zero (onnxruntime's SOFTMAX_ZERO)."""
+    nonzero = np.abs(s) > 1e-7
+    e = np.where(nonzero, np.exp(s - s.max(axis=1, keepdims=True)), 0)
+    total = e.sum(axis=1, keepdims=True)
+    return np.where(total == 0, 0.5, e / np.where(total == 0, 1, total))
+
+
+def post_transform_scores(scores: np.ndarray, post_transform: str) -> np.ndarray:
+    """Apply an ML post transform row-wise to an (N, classes) float array."""
+    s = scores.astype(np.float32, copy=False)
+    with np.errstate(over="ignore"):
+        if post_transform == "NONE":
+            return s
+        if post_transform == "LOGISTIC":
+            return (1.0 / (1.0 + np.exp(-s))).astype(np.float32)
+        if post_transform == "SOFTMAX":
+            e = np.exp(s - s.max(axis=1, keepdims=True))
+            return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+        if post_transform == "SOFTMAX_ZERO":
+            return _softmax_zero(s).astype(np.float32)
+        if post_transform == "PROBIT":
+            return (1.41421356 * _erf_inv(s * 2.0 - 1.0)).astype(np.float32)
+    raise ValueError(
+        f"unknown post_transform {post_transform!r}: expected NONE, LOGISTIC, SOFTMAX, "
+        "SOFTMAX_ZERO or PROBIT"
+    )
+
+
+def as_matrix(x: np.ndarray, what: str, dtype=np.float32) -> np.ndarray:
+    """A 1-D input is one sample; 2-D is (samples, features)."""
+    x = np.asarray(x)
+    if x.ndim == 1:
+        x = x.reshape(1, -1)
+    if x.ndim != 2:
+        raise ValueError(f"{what}: expected a 1-D or 2-D input, got shape {x.shape}")
+    return x.astype(dtype, copy=False)
+
+
+def class_labels(ints, strings, what: str) -> np.ndarray:
+    if ints and strings:
+        raise ValueError(f"{what}: give classlabels as ints or as strings, not both")
+    if strings:
+        return np.asarray(strings, dtype=object)
+    return np.asarray(ints or [], dtype=np.int64)
+
+
+# --------------------------------------------------------------------------
+# Lookups and encoders
+# --------------------------------------------------------------------------
+
+
+def _lookup(x: np.ndarray, keys: np.ndarray, values: np.ndarray, default) -> np.ndarray:
+    """values[position of x in keys], or ``default`` where x is not a key."""
+    flat = x.reshape(-1)
+    out = np.empty(flat.shape, dtype=values.dtype)
+    out[...] = default
+    if len(keys):
+        order = np.argsort(keys, kind="stable")
+        sorted_keys = keys[order]
+        pos = np.searchsorted(sorted_keys, flat).clip(0, len(keys) - 1)
+        hit = sorted_keys[pos] == flat
+        if keys.dtype.kind == "f":  # NaN keys match NaN inputs
+            nan_keys = np.flatnonzero(np.isnan(keys))
+            if len(nan_keys):
+                is_nan = np.isnan(flat)
+                out[is_nan] = values[nan_keys[0]]
+        out[hit] = values[order[pos[hit]]]
+    return out.reshape(x.shape)
+
+
+def _keys_like(x: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    if keys.dtype == object or x.dtype == object:
+        return keys.astype(object), x.astype(object)
+    return keys, x.astype(keys.dtype, copy=False) if keys.dtype.kind == x.dtype.kind else x
+
+
+@register("LabelEncoder", since=1, domain=ML_DOMAIN)
+def label_encoder_1(x, *, classes_strings=None, default_int64=-1, default_string="_Unused"):
+    """Strings -> their index in ``classes_strings``, or int64 indices -> strings."""
+    classes = np.asarray(classes_strings or [], dtype=object)
+    if x.dtype == object or x.dtype.kind in "US":
+        idx = np.arange(len(classes), dtype=np.int64)
+        return _lookup(x.astype(object), classes, idx, default_int64)
+    flat = np.asarray(x, dtype=np.int64)
+    ok = (flat >= 0) & (flat < len(classes))
+    out = np.full(flat.shape, default_string, dtype=object)
+    out[ok] = classes[flat[ok]]
+    return out
+
+
+@register("LabelEncoder", since=2, domain=ML_DOMAIN)
+def label_encoder(
+    x, *, keys_floats=None, keys_int64s=None, keys_strings=None, keys_tensor=None,
+    values_floats=None, values_int64s=None, values_strings=None, values_tensor=None,
+    default_float=-0.0, default_int64=-1, default_string="_Unused", default_tensor=None,
+):
+    """Map each element through the keys -> values table (opset 2 lists, opset 4 tensors)."""
+    keys = [k for k in (keys_floats, keys_int64s, keys_strings, keys_tensor) if k is not None]
+    vals = [v for v in (values_floats, values_int64s, values_strings, values_tensor) if v is not None]
+    if len(keys) != 1 or len(vals) != 1:
+        raise ValueError("LabelEncoder: exactly one keys_* and one values_* attribute are needed")
+    if keys_floats is not None:
+        k = np.asarray(keys_floats, dtype=np.float32)
+    elif keys_int64s is not None:
+        k = np.asarray(keys_int64s, dtype=np.int64)
+    elif keys_strings is not None:
+        k = np.asarray(keys_strings, dtype=object)
+    else:
+        k = np.asarray(keys_tensor).reshape(-1)
+    if values_floats is not None:
+        v, default = np.asarray(values_floats, dtype=np.float32), default_float
+    elif values_int64s is not None:
+        v, default = np.asarray(values_int64s, dtype=np.int64), default_int64
+    elif values_strings is not None:
+        v, default = np.asarray(values_strings, dtype=object), default_string
+    else:
+        v = np.asarray(values_tensor).reshape(-1)
+        if default_tensor is not None:
+            default = np.asarray(default_tensor).reshape(-1)[0]
+        else:
+            default = "_Unused" if v.dtype == object else (-1 if v.dtype.kind in "iu" else -0.0)
+    if len(k) != len(v):
+        raise ValueError(f"LabelEncoder: {len(k)} keys but {len(v)} values")
+    k, x = _keys_like(np.asarray(x), k)
+    return _lookup(x, k, v, default)
+
+
+@register("ArrayFeatureExtractor", since=1, domain=ML_DOMAIN)
+def array_feature_extractor(x, y):
+    """Select columns ``y`` of the last axis; a 1-D input gives a (1, k) result."""
+    idx = np.asarray(y, dtype=np.int64).reshape(-1)
+    dim = x.shape[-1]
+    if idx.size and (idx.min() < 0 or idx.max() >= dim):
+        raise ValueError(
+            f"ArrayFeatureExtractor: index out of range for a last dimension of {dim}: "
+            f"{idx.min()}..{idx.max()}"
+        )
+    out = np.take(x, idx, axis=-1)
+    return out.reshape(1, -1) if x.ndim == 1 else out
+
+
+@register("Binarizer", since=1, domain=ML_DOMAIN)
+def binarizer(x, *, threshold=0.0):
+    return (x > x.dtype.type(threshold)).astype(x.dtype)
+
+
+@register("OneHotEncoder", since=1, domain=ML_DOMAIN)
+def one_hot_encoder(x, *, cats_int64s=None, cats_strings=None, zeros=1):
+    """Append a category axis with a one at each element's category index."""
+    if cats_strings:
+        cats = np.asarray(cats_strings, dtype=object)
+        vals = np.asarray(x).astype(object)
+    elif cats_int64s:
+        cats = np.asarray(cats_int64s, dtype=np.int64)
+        vals = np.asarray(x).astype(np.int64)
+    else:
+        raise ValueError("OneHotEncoder: cats_int64s or cats_strings is required")
+    idx = _lookup(vals, cats, np.arange(len(cats), dtype=np.int64), -1)
+    if not zeros and (idx < 0).any():
+        raise ValueError("OneHotEncoder: an input value is not among the categories (zeros=0)")
+    check_alloc(idx.shape + (len(cats),), np.float32, "OneHotEncoder output")
+    return (idx[..., None] == np.arange(len(cats))).astype(np.float32)
+
+
+@register("Imputer", since=1, domain=ML_DOMAIN)
+def imputer(
+    x, *, imputed_value_floats=None, imputed_value_int64s=None, replaced_value_float=0.0,
+    replaced_value_int64=0,
+):
+    """Replace ``replaced_value_*`` (NaN allowed) with a per-feature imputed value."""
+    if x.dtype.kind == "f":
+        values, missing = imputed_value_floats, replaced_value_float
+    else:
+        values, missing = imputed_value_int64s, replaced_value_int64
+    if not values:
+        raise ValueError(f"Imputer: no imputed values for a {x.dtype} input")
+    fill = np.asarray(values).astype(x.dtype)
+    if fill.size not in (1, x.shape[-1]):
+        raise ValueError(
+            f"Imputer: {fill.size} imputed values for {x.shape[-1]} features (need 1 or one each)"
+        )
+    hit = np.isnan(x) if x.dtype.kind == "f" and np.isnan(missing) else x == missing
+    return np.where(hit, fill, x)
+
+
+# --------------------------------------------------------------------------
+# Scaling and linear models
+# --------------------------------------------------------------------------
+
+
+@register("Normalizer", since=1, domain=ML_DOMAIN)
+def normalizer(x, *, norm="MAX"):
+    """Row-normalize by the max, L1 or L2 norm; rows whose norm is 0 pass through."""
+    x2 = as_matrix(x, "Normalizer")
+    if norm == "MAX":
+        d = x2.max(axis=1, keepdims=True)
+    elif norm == "L1":
+        d = np.abs(x2).sum(axis=1, keepdims=True)
+    elif norm == "L2":
+        d = np.sqrt(np.square(x2).sum(axis=1, keepdims=True))
+    else:
+        raise ValueError(f"Normalizer: norm must be MAX, L1 or L2, got {norm!r}")
+    out = x2 / np.where(d == 0, np.float32(1), d)
+    return out.reshape(np.shape(x))
+
+
+@register("Scaler", since=1, domain=ML_DOMAIN)
+def scaler(x, *, offset=None, scale=None):
+    """``(x - offset) * scale`` per feature (one value broadcasts)."""
+    off = np.asarray(offset if offset else [0.0], dtype=np.float32)
+    sc = np.asarray(scale if scale else [1.0], dtype=np.float32)
+    xf = np.asarray(x).astype(np.float32)
+    for name, p in (("offset", off), ("scale", sc)):
+        if p.size not in (1, xf.shape[-1]):
+            raise ValueError(f"Scaler: {p.size} {name} values for {xf.shape[-1]} features")
+    return (xf - off) * sc
+
+
+def _linear_scores(x, coefficients, intercepts, n_out: int, what: str) -> np.ndarray:
+    xf = as_matrix(x, what)
+    coef = np.asarray(coefficients, dtype=np.float32)
+    if n_out <= 0 or coef.size != n_out * xf.shape[1]:
+        raise ValueError(
+            f"{what}: {coef.size} coefficients do not make {n_out} rows of "
+            f"{xf.shape[1]} features"
+        )
+    scores = xf @ coef.reshape(n_out, -1).T
+    if intercepts:
+        scores = scores + np.asarray(intercepts, dtype=np.float32)
+    return scores
+
+
+@register("LinearRegressor", since=1, domain=ML_DOMAIN)
+def linear_regressor(x, *, coefficients=None, intercepts=None, targets=1, post_transform="NONE"):
+    scores = _linear_scores(x, coefficients, intercepts, targets, "LinearRegressor")
+    return post_transform_scores(scores, post_transform)
+
+
+@register("LinearClassifier", since=1, domain=ML_DOMAIN)
+def linear_classifier(
+    x, *, coefficients, classlabels_ints=None, classlabels_strings=None, intercepts=None,
+    multi_class=0, post_transform="NONE",
+):
+    """Labels and per-class scores of a linear model.
+
+    One coefficient row with two labels is a binary model: the label is the
+    second one where the raw score is positive, and the scores are expanded
+    to two columns as onnxruntime does.
+    """
+    del multi_class  # onnxruntime ignores it too
+    labels = class_labels(classlabels_ints, classlabels_strings, "LinearClassifier")
+    n_rows = len(intercepts) if intercepts else len(coefficients) // as_matrix(x, "").shape[1]
+    scores = _linear_scores(x, coefficients, intercepts, n_rows, "LinearClassifier")
+    if n_rows == 1:
+        raw = scores[:, 0]
+        positive = raw > 0
+        if len(labels) == 2:
+            y = np.where(positive, labels[1], labels[0])
+        else:
+            y = np.where(positive, labels[0] if len(labels) else 1, 0 if labels.dtype != object else "")
+        if len(labels) == 2 and post_transform != "PROBIT":
+            if post_transform == "LOGISTIC":
+                scores = np.stack([-raw, raw], axis=1)
+            else:
+                scores = np.stack([-raw, raw], axis=1)
+        return y.astype(labels.dtype), post_transform_scores(scores, post_transform)
+    y = labels[np.argmax(scores, axis=1)] if len(labels) else np.argmax(scores, axis=1)
+    return y, post_transform_scores(scores, post_transform)
+
+
+@register("ZipMap", since=1, domain=ML_DOMAIN)
+def zipmap(x, *, classlabels_int64s=None, classlabels_strings=None):
+    """A sequence of {label: score} maps, one per row."""
+    labels = class_labels(classlabels_int64s, classlabels_strings, "ZipMap")
+    x2 = as_matrix(x, "ZipMap")
+    if x2.shape[1] != len(labels):
+        raise ValueError(f"ZipMap: {x2.shape[1]} scores per row for {len(labels)} labels")
+    keys = labels.tolist()
+    return [dict(zip(keys, row)) for row in x2.tolist()]
