@@ -278,26 +278,28 @@ def linear_classifier(
     """Labels and per-class scores of a linear model.
 
     One coefficient row with two labels is a binary model: the label is the
-    second one where the raw score is positive, and the scores are expanded
-    to two columns as onnxruntime does.
+    second one where the raw score s is positive, and the scores are
+    ``[1 - s, s]`` (``[1 - p, p]`` with p = sigmoid(s) under LOGISTIC), as
+    onnxruntime writes them; other transforms do not apply to that case.
     """
     del multi_class  # onnxruntime ignores it too
     labels = class_labels(classlabels_ints, classlabels_strings, "LinearClassifier")
     n_rows = len(intercepts) if intercepts else len(coefficients) // as_matrix(x, "").shape[1]
     scores = _linear_scores(x, coefficients, intercepts, n_rows, "LinearClassifier")
     if n_rows == 1:
+        if len(labels) != 2:
+            raise ValueError(
+                f"LinearClassifier: one coefficient row is a binary model and needs exactly "
+                f"2 class labels, got {len(labels)}"
+            )
         raw = scores[:, 0]
-        positive = raw > 0
-        if len(labels) == 2:
-            y = np.where(positive, labels[1], labels[0])
-        else:
-            y = np.where(positive, labels[0] if len(labels) else 1, 0 if labels.dtype != object else "")
-        if len(labels) == 2 and post_transform != "PROBIT":
-            if post_transform == "LOGISTIC":
-                scores = np.stack([-raw, raw], axis=1)
-            else:
-                scores = np.stack([-raw, raw], axis=1)
-        return y.astype(labels.dtype), post_transform_scores(scores, post_transform)
+        y = np.where(raw > 0, labels[1], labels[0]).astype(labels.dtype)
+        if post_transform == "LOGISTIC":
+            raw = post_transform_scores(raw[:, None], "LOGISTIC")[:, 0]
+        elif post_transform != "NONE":
+            # onnxruntime leaves the other transforms out of the one-score case.
+            post_transform = "NONE"
+        return y, np.stack([1 - raw, raw], axis=1).astype(np.float32)
     y = labels[np.argmax(scores, axis=1)] if len(labels) else np.argmax(scores, axis=1)
     return y, post_transform_scores(scores, post_transform)
 
