@@ -34,6 +34,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import subprocess
 import sys
 import time
 import traceback
@@ -81,7 +82,10 @@ def ensure_cases(cache_dir: Path = CACHE_DIR, force: bool = False) -> Path:
 
     tmp = cache_dir.with_name(f"{cache_dir.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    names = _write_cases(tmp)
+    # In a fresh interpreter: collect_testcases() fills a module-level list once
+    # per process, honouring whatever op_type filter its first caller passed.
+    subprocess.run([sys.executable, __file__, "--write-cases-to", str(tmp)], check=True)
+    names = sorted(p.parent.name for p in tmp.glob("*/model.onnx"))
     (tmp / MANIFEST).write_text(
         json.dumps({"onnx_version": onnx.__version__, "cases": names}, indent=0)
     )
@@ -522,7 +526,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=CACHE_DIR, help="case directory (default: %(default)s)")
     parser.add_argument("--regenerate", action="store_true", help="rewrite the case cache")
     parser.add_argument("--write-expected", metavar="FILE", help="write the failing cases as an expected-failures file")
+    parser.add_argument("--write-cases-to", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.write_cases_to:
+        _write_cases(args.write_cases_to)
+        return 0
 
     t0 = time.perf_counter()
     root = ensure_cases(args.cache, force=args.regenerate)
