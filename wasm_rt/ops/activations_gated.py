@@ -1,8 +1,8 @@
 """Sigmoid-gated activations: Swish (SiLU with a slope) and SwiGLU.
 
-The sigmoid is rounded to the input dtype before the multiply, as the ONNX
-reference and the function bodies of the ``_expanded`` cases do; float16
-results depend on that rounding.
+The sigmoid is evaluated in float32 (float64 for double) and rounded to the
+input dtype before the multiply, as the ONNX reference does (its float32
+``alpha`` promotes float16 inputs); float16 results depend on that rounding.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from ..registry import register
 
 def _swish(x: np.ndarray, alpha: float) -> np.ndarray:
     dt = x.dtype
+    acc = np.promote_types(dt, np.float32)
     with np.errstate(over="ignore"):
-        gate = (1.0 / (1.0 + np.exp(dt.type(-alpha) * x))).astype(dt, copy=False)
-    return x * gate
+        gate = 1.0 / (1.0 + np.exp(acc.type(-alpha) * x.astype(acc, copy=False)))
+    return x * gate.astype(dt, copy=False)
 
 
 @register("Swish", since=24)
