@@ -27,10 +27,23 @@ def test_swiglu_matches_reference(dtype, alpha):
     model = single_node_model("SwiGLU", {"A": a, "B": b}, 1, 28, alpha=alpha)
     feeds = {"A": a, "B": b}
     # Same operation order and roundings as the reference: bit-exact.
-    assert_same(run_wasm_rt(model, feeds), ReferenceEvaluator(model).run(None, feeds), 0, 0, "SwiGLU")
+    assert_same(
+        run_wasm_rt(model, feeds),
+        ReferenceEvaluator(model).run(None, feeds),
+        0,
+        0,
+        "SwiGLU",
+    )
 
 
 def test_swiglu_shape_mismatch():
-    model = single_node_model("SwiGLU", {"A": np.ones((2, 3), np.float32), "B": np.ones((3,), np.float32)}, 1, 28)
+    model = single_node_model(
+        "SwiGLU",
+        {"A": np.ones((2, 3), np.float32), "B": np.ones((3,), np.float32)},
+        1,
+        28,
+    )
     with pytest.raises(Exception, match="same shape"):
-        run_wasm_rt(model, {"A": np.ones((2, 3), np.float32), "B": np.ones((3,), np.float32)})
+        run_wasm_rt(
+            model, {"A": np.ones((2, 3), np.float32), "B": np.ones((3,), np.float32)}
+        )

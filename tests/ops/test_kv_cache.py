@@ -18,13 +18,29 @@ def test_tensor_scatter(mode, axis):
     update = RNG.standard_normal(upd_shape).astype(np.float32)
     start = np.array([1, 5 if mode == "circular" else 4], np.int64)
     if axis == 1:
-        start = np.array([0, 1], np.int64) if mode == "linear" else np.array([2, 1], np.int64)
+        start = (
+            np.array([0, 1], np.int64)
+            if mode == "linear"
+            else np.array([2, 1], np.int64)
+        )
     # A copy and a scatter: exact.
-    check_op("TensorScatter", {"past": past, "update": update, "write_indices": start}, 1, 24,
-             axis=axis, mode=mode)
+    check_op(
+        "TensorScatter",
+        {"past": past, "update": update, "write_indices": start},
+        1,
+        24,
+        axis=axis,
+        mode=mode,
+    )
 
 
 def test_tensor_scatter_default_indices():
     past = np.zeros((2, 5, 3), np.float16)
     update = np.ones((2, 2, 3), np.float16)
-    check_op("TensorScatter", {"past": past, "update": update, "write_indices": None}, 1, 24, axis=1)
+    check_op(
+        "TensorScatter",
+        {"past": past, "update": update, "write_indices": None},
+        1,
+        24,
+        axis=1,
+    )

@@ -24,25 +24,52 @@ def rand(*shape):
     return RNG.standard_normal(shape).astype(np.float32)
 
 
-@pytest.mark.parametrize("post", ["NONE", "LOGISTIC", "SOFTMAX", "SOFTMAX_ZERO", "PROBIT"])
+@pytest.mark.parametrize(
+    "post", ["NONE", "LOGISTIC", "SOFTMAX", "SOFTMAX_ZERO", "PROBIT"]
+)
 def test_linear_classifier_multiclass(post):
     x = rand(6, 4) * (0.1 if post == "PROBIT" else 1)
     coef = rand(3 * 4).tolist()
-    check_ml("LinearClassifier", {"X": x}, 2, 1, coefficients=coef, intercepts=[0.1, -0.2, 0.3],
-             classlabels_ints=[4, 5, 6], post_transform=post)
+    check_ml(
+        "LinearClassifier",
+        {"X": x},
+        2,
+        1,
+        coefficients=coef,
+        intercepts=[0.1, -0.2, 0.3],
+        classlabels_ints=[4, 5, 6],
+        post_transform=post,
+    )
 
 
 @pytest.mark.parametrize("post", ["NONE", "LOGISTIC"])
-@pytest.mark.parametrize("labels", [{"classlabels_ints": [0, 1]}, {"classlabels_strings": ["no", "yes"]}])
+@pytest.mark.parametrize(
+    "labels", [{"classlabels_ints": [0, 1]}, {"classlabels_strings": ["no", "yes"]}]
+)
 def test_linear_classifier_binary(post, labels):
-    check_ml("LinearClassifier", {"X": rand(7, 3)}, 2, 1, coefficients=rand(3).tolist(),
-             intercepts=[0.05], post_transform=post, **labels)
+    check_ml(
+        "LinearClassifier",
+        {"X": rand(7, 3)},
+        2,
+        1,
+        coefficients=rand(3).tolist(),
+        intercepts=[0.05],
+        post_transform=post,
+        **labels,
+    )
 
 
 @pytest.mark.parametrize("targets", [1, 2])
 def test_linear_regressor(targets):
-    check_ml("LinearRegressor", {"X": rand(5, 3)}, 1, 1, coefficients=rand(3 * targets).tolist(),
-             intercepts=rand(targets).tolist(), targets=targets)
+    check_ml(
+        "LinearRegressor",
+        {"X": rand(5, 3)},
+        1,
+        1,
+        coefficients=rand(3 * targets).tolist(),
+        intercepts=rand(targets).tolist(),
+        targets=targets,
+    )
 
 
 @pytest.mark.parametrize("norm", ["MAX", "L1", "L2"])
@@ -58,40 +85,93 @@ def test_scaler_binarizer_imputer():
     check_ml("Scaler", {"X": x.astype(np.float64)}, 1, 1, offset=[0.5], scale=[2.0])
     check_ml("Binarizer", {"X": x}, 1, 1, threshold=0.2)
     x[0, 1] = x[2, 2] = np.nan
-    check_ml("Imputer", {"X": x}, 1, 1, imputed_value_floats=[1.0, 2.0, 3.0],
-             replaced_value_float=float("nan"))
+    check_ml(
+        "Imputer",
+        {"X": x},
+        1,
+        1,
+        imputed_value_floats=[1.0, 2.0, 3.0],
+        replaced_value_float=float("nan"),
+    )
     xi = RNG.integers(0, 3, (4, 3)).astype(np.int64)
-    check_ml("Imputer", {"X": xi}, 1, 1, imputed_value_int64s=[7], replaced_value_int64=0)
+    check_ml(
+        "Imputer", {"X": xi}, 1, 1, imputed_value_int64s=[7], replaced_value_int64=0
+    )
 
 
 def test_one_hot_encoder_and_feature_extractor():
-    check_ml("OneHotEncoder", {"X": np.array([[1, 3], [2, 9]], np.int64)}, 1, 1,
-             cats_int64s=[1, 2, 3], zeros=1)
-    check_ml("OneHotEncoder", {"X": np.array(["a", "c", "b"], object)}, 1, 1,
-             cats_strings=["a", "b", "c"])
+    check_ml(
+        "OneHotEncoder",
+        {"X": np.array([[1, 3], [2, 9]], np.int64)},
+        1,
+        1,
+        cats_int64s=[1, 2, 3],
+        zeros=1,
+    )
+    check_ml(
+        "OneHotEncoder",
+        {"X": np.array(["a", "c", "b"], object)},
+        1,
+        1,
+        cats_strings=["a", "b", "c"],
+    )
     x = rand(3, 5)
-    check_ml("ArrayFeatureExtractor", {"X": x, "Y": np.array([4, 0, 0], np.int64)}, 1, 1)
+    check_ml(
+        "ArrayFeatureExtractor", {"X": x, "Y": np.array([4, 0, 0], np.int64)}, 1, 1
+    )
     check_ml("ArrayFeatureExtractor", {"X": x[0], "Y": np.array([1], np.int64)}, 1, 1)
 
 
 @pytest.mark.parametrize("opset", [2, 4])
 def test_label_encoder(opset):
     x = np.array([["a", "zz"], ["c", "b"]], object)
-    check_ml("LabelEncoder", {"X": x}, 1, opset, keys_strings=["a", "b", "c"],
-             values_floats=[0.5, 1.5, 2.5], default_float=-3.0)
+    check_ml(
+        "LabelEncoder",
+        {"X": x},
+        1,
+        opset,
+        keys_strings=["a", "b", "c"],
+        values_floats=[0.5, 1.5, 2.5],
+        default_float=-3.0,
+    )
     xi = np.array([3, 1, 8, 2], np.int64)
-    check_ml("LabelEncoder", {"X": xi}, 1, opset, keys_int64s=[1, 2, 3],
-             values_strings=["one", "two", "three"])
+    check_ml(
+        "LabelEncoder",
+        {"X": xi},
+        1,
+        opset,
+        keys_int64s=[1, 2, 3],
+        values_strings=["one", "two", "three"],
+    )
     xf = np.array([0.5, np.nan, 1.0], np.float32)
-    check_ml("LabelEncoder", {"X": xf}, 1, opset, keys_floats=[0.5, 1.0],
-             values_int64s=[10, 20], default_int64=-5)
+    check_ml(
+        "LabelEncoder",
+        {"X": xf},
+        1,
+        opset,
+        keys_floats=[0.5, 1.0],
+        values_int64s=[10, 20],
+        default_int64=-5,
+    )
 
 
 def test_label_encoder_1():
-    check_ml("LabelEncoder", {"X": np.array(["b", "q", "a"], object)}, 1, 1,
-             classes_strings=["a", "b"], default_int64=9)
-    check_ml("LabelEncoder", {"X": np.array([1, 5, 0], np.int64)}, 1, 1,
-             classes_strings=["a", "b"], default_string="?")
+    check_ml(
+        "LabelEncoder",
+        {"X": np.array(["b", "q", "a"], object)},
+        1,
+        1,
+        classes_strings=["a", "b"],
+        default_int64=9,
+    )
+    check_ml(
+        "LabelEncoder",
+        {"X": np.array([1, 5, 0], np.int64)},
+        1,
+        1,
+        classes_strings=["a", "b"],
+        default_string="?",
+    )
 
 
 def test_zipmap():
@@ -102,7 +182,9 @@ def test_zipmap():
         assert len(ours) == len(theirs)
         for a, b in zip(ours, theirs):
             assert a.keys() == b.keys()
-            np.testing.assert_allclose(list(a.values()), list(b.values()), rtol=0, atol=0)
+            np.testing.assert_allclose(
+                list(a.values()), list(b.values()), rtol=0, atol=0
+            )
 
 
 # --------------------------------------------------------------------------
@@ -112,8 +194,19 @@ def test_zipmap():
 
 def random_forest(n_trees, depth, n_features, rng):
     """Complete binary trees; returns the nodes_* lists and the leaf (tree, node) ids."""
-    nodes = {k: [] for k in ("treeids", "nodeids", "featureids", "modes", "values",
-                             "truenodeids", "falsenodeids", "missing_value_tracks_true")}
+    nodes = {
+        k: []
+        for k in (
+            "treeids",
+            "nodeids",
+            "featureids",
+            "modes",
+            "values",
+            "truenodeids",
+            "falsenodeids",
+            "missing_value_tracks_true",
+        )
+    }
     leaves = []
     modes = ["BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT"]
     for t in range(n_trees):
@@ -127,7 +220,9 @@ def random_forest(n_trees, depth, n_features, rng):
             nodes["values"].append(float(rng.standard_normal()) if inner else 0.0)
             nodes["truenodeids"].append(2 * i + 1 if inner else 0)
             nodes["falsenodeids"].append(2 * i + 2 if inner else 0)
-            nodes["missing_value_tracks_true"].append(int(rng.integers(2)) if inner else 0)
+            nodes["missing_value_tracks_true"].append(
+                int(rng.integers(2)) if inner else 0
+            )
             if not inner:
                 leaves.append((t, i))
     return {f"nodes_{k}": v for k, v in nodes.items()}, leaves
@@ -147,10 +242,22 @@ def test_tree_ensemble_regressor(aggregate, n_targets):
     tids = [t for t, _ in leaves for _ in range(n_targets)]
     nids = [n for _, n in leaves for _ in range(n_targets)]
     ids = [k for _ in leaves for k in range(n_targets)]
-    check_ml("TreeEnsembleRegressor", {"X": tree_input(20, 5)}, 1, 3, rtol=1e-6, atol=1e-6,
-             aggregate_function=aggregate, n_targets=n_targets, target_treeids=tids,
-             target_nodeids=nids, target_ids=ids, target_weights=rand(len(ids)).tolist(),
-             base_values=rand(n_targets).tolist(), **nodes)
+    check_ml(
+        "TreeEnsembleRegressor",
+        {"X": tree_input(20, 5)},
+        1,
+        3,
+        rtol=1e-6,
+        atol=1e-6,
+        aggregate_function=aggregate,
+        n_targets=n_targets,
+        target_treeids=tids,
+        target_nodeids=nids,
+        target_ids=ids,
+        target_weights=rand(len(ids)).tolist(),
+        base_values=rand(n_targets).tolist(),
+        **nodes,
+    )
 
 
 @pytest.mark.parametrize("post", ["NONE", "SOFTMAX", "LOGISTIC", "SOFTMAX_ZERO"])
@@ -160,15 +267,25 @@ def test_tree_ensemble_classifier_multiclass(post):
     k = 3
     weights = rng.random((len(leaves), k)).astype(np.float32)
     weights[weights < 0.3] = 0  # zeros exercise SOFTMAX_ZERO
-    check_ml("TreeEnsembleClassifier", {"X": tree_input(15, 4)}, 2, 3,
-             class_treeids=[t for t, _ in leaves for _ in range(k)],
-             class_nodeids=[n for _, n in leaves for _ in range(k)],
-             class_ids=list(range(k)) * len(leaves), class_weights=weights.ravel().tolist(),
-             classlabels_strings=["a", "b", "c"], post_transform=post, **nodes)
+    check_ml(
+        "TreeEnsembleClassifier",
+        {"X": tree_input(15, 4)},
+        2,
+        3,
+        class_treeids=[t for t, _ in leaves for _ in range(k)],
+        class_nodeids=[n for _, n in leaves for _ in range(k)],
+        class_ids=list(range(k)) * len(leaves),
+        class_weights=weights.ravel().tolist(),
+        classlabels_strings=["a", "b", "c"],
+        post_transform=post,
+        **nodes,
+    )
 
 
 @pytest.mark.parametrize("post", ["NONE", "LOGISTIC"])
-@pytest.mark.parametrize("layout", ["both_classes", "positive_only", "signed_positive_only"])
+@pytest.mark.parametrize(
+    "layout", ["both_classes", "positive_only", "signed_positive_only"]
+)
 def test_tree_ensemble_classifier_binary(post, layout):
     rng = np.random.default_rng(3)
     nodes, leaves = random_forest(2, 2, 3, rng)
@@ -183,9 +300,19 @@ def test_tree_ensemble_classifier_binary(post, layout):
         w = rng.random(len(leaves)).astype(np.float32) * 0.5
         if layout == "signed_positive_only":
             w = w - 0.25
-    check_ml("TreeEnsembleClassifier", {"X": tree_input(12, 3)}, 2, 3, class_treeids=tids,
-             class_nodeids=nids, class_ids=ids, class_weights=[float(v) for v in w],
-             classlabels_int64s=[0, 1], post_transform=post, **nodes)
+    check_ml(
+        "TreeEnsembleClassifier",
+        {"X": tree_input(12, 3)},
+        2,
+        3,
+        class_treeids=tids,
+        class_nodeids=nids,
+        class_ids=ids,
+        class_weights=[float(v) for v in w],
+        classlabels_int64s=[0, 1],
+        post_transform=post,
+        **nodes,
+    )
 
 
 def test_tree_ensemble_5_matches_legacy_regressor():
@@ -193,22 +320,49 @@ def test_tree_ensemble_5_matches_legacy_regressor():
     same forest written as TreeEnsembleRegressor-3."""
     x = rand(10, 2)
     # Tree: node0 x0 <= 0.1 ? (node1: x1 < -0.2 ? leaf0 : leaf1) : leaf2
-    new = dict(nodes_splits=np.array([0.1, -0.2], np.float32), nodes_featureids=[0, 1],
-               nodes_modes=np.array([0, 1], np.uint8), nodes_truenodeids=[1, 0],
-               nodes_falsenodeids=[2, 1], nodes_trueleafs=[0, 1], nodes_falseleafs=[1, 1],
-               leaf_targetids=[0, 0, 0], leaf_weights=np.array([1.0, 2.0, 3.0], np.float32),
-               tree_roots=[0], n_targets=1)
+    new = {
+        "nodes_splits": np.array([0.1, -0.2], np.float32),
+        "nodes_featureids": [0, 1],
+        "nodes_modes": np.array([0, 1], np.uint8),
+        "nodes_truenodeids": [1, 0],
+        "nodes_falsenodeids": [2, 1],
+        "nodes_trueleafs": [0, 1],
+        "nodes_falseleafs": [1, 1],
+        "leaf_targetids": [0, 0, 0],
+        "leaf_weights": np.array([1.0, 2.0, 3.0], np.float32),
+        "tree_roots": [0],
+        "n_targets": 1,
+    }
     import onnx.helper as oh
 
-    attrs = {k: (oh.make_tensor(k, 1 if v.dtype == np.float32 else 2, v.shape, v.tolist())
-                 if isinstance(v, np.ndarray) else v) for k, v in new.items()}
+    attrs = {
+        k: (
+            oh.make_tensor(k, 1 if v.dtype == np.float32 else 2, v.shape, v.tolist())
+            if isinstance(v, np.ndarray)
+            else v
+        )
+        for k, v in new.items()
+    }
     model = single_node_model("TreeEnsemble", {"X": x}, 1, 5, domain=ML, **attrs)
     legacy = single_node_model(
-        "TreeEnsembleRegressor", {"X": x}, 1, 3, domain=ML, n_targets=1,
-        nodes_treeids=[0] * 5, nodes_nodeids=[0, 1, 2, 3, 4], nodes_featureids=[0, 1, 0, 0, 0],
+        "TreeEnsembleRegressor",
+        {"X": x},
+        1,
+        3,
+        domain=ML,
+        n_targets=1,
+        nodes_treeids=[0] * 5,
+        nodes_nodeids=[0, 1, 2, 3, 4],
+        nodes_featureids=[0, 1, 0, 0, 0],
         nodes_modes=["BRANCH_LEQ", "BRANCH_LT", "LEAF", "LEAF", "LEAF"],
-        nodes_values=[0.1, -0.2, 0, 0, 0], nodes_truenodeids=[1, 3, 0, 0, 0],
-        nodes_falsenodeids=[2, 4, 0, 0, 0], target_treeids=[0, 0, 0], target_nodeids=[3, 4, 2],
-        target_ids=[0, 0, 0], target_weights=[1.0, 2.0, 3.0],
+        nodes_values=[0.1, -0.2, 0, 0, 0],
+        nodes_truenodeids=[1, 3, 0, 0, 0],
+        nodes_falsenodeids=[2, 4, 0, 0, 0],
+        target_treeids=[0, 0, 0],
+        target_nodeids=[3, 4, 2],
+        target_ids=[0, 0, 0],
+        target_weights=[1.0, 2.0, 3.0],
     )
-    assert_same(run_wasm_rt(model, {"X": x}), run_ort(legacy, {"X": x}), 0, 0, "TreeEnsemble")
+    assert_same(
+        run_wasm_rt(model, {"X": x}), run_ort(legacy, {"X": x}), 0, 0, "TreeEnsemble"
+    )

@@ -23,7 +23,13 @@ def check_ref(op, n_state, t, **attrs):
     model = single_node_model(op, feeds, n_out, 1, domain=DOMAIN, **attrs)
     # The reference mixes float64 scalars into float32 tensors; ours rounds the
     # same scalars in a different order, so results agree to float32 rounding.
-    assert_same(run_wasm_rt(model, feeds), ReferenceEvaluator(model).run(None, feeds), 1e-6, 1e-7, op)
+    assert_same(
+        run_wasm_rt(model, feeds),
+        ReferenceEvaluator(model).run(None, feeds),
+        1e-6,
+        1e-7,
+        op,
+    )
 
 
 @pytest.mark.parametrize("t", [0, 3])
@@ -39,5 +45,13 @@ def test_adagrad(t):
 
 @pytest.mark.parametrize("t", [0, 3])
 def test_adam(t):
-    check_ref("Adam", 2, t, alpha=0.9, beta=0.99, epsilon=1e-5, norm_coefficient=0.01,
-              norm_coefficient_post=0.02)
+    check_ref(
+        "Adam",
+        2,
+        t,
+        alpha=0.9,
+        beta=0.99,
+        epsilon=1e-5,
+        norm_coefficient=0.01,
+        norm_coefficient_post=0.02,
+    )

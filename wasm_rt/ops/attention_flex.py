@@ -26,7 +26,14 @@ def _apply_mod(ctx: KernelContext, graph, x: np.ndarray, what: str) -> np.ndarra
 
 @register("FlexAttention", since=1, domain=PREVIEW_DOMAIN, context=True)
 def flex_attention(
-    ctx: KernelContext, q, k, v, *, scale=None, score_mod=None, prob_mod=None,
+    ctx: KernelContext,
+    q,
+    k,
+    v,
+    *,
+    scale=None,
+    score_mod=None,
+    prob_mod=None,
     softmax_precision=None,
 ):
     """softmax(score_mod(Q K^T * scale)) -> prob_mod -> @ V over rank-4 inputs.

@@ -51,8 +51,18 @@ def _check_gates(update_rule, decay, beta) -> tuple[bool, bool]:
 
 @register("LinearAttention", since=27)
 def linear_attention(
-    query, key, value, past_state=None, decay=None, beta=None, *, q_num_heads, kv_num_heads,
-    chunk_size=64, scale=0.0, update_rule="gated_delta",
+    query,
+    key,
+    value,
+    past_state=None,
+    decay=None,
+    beta=None,
+    *,
+    q_num_heads,
+    kv_num_heads,
+    chunk_size=64,
+    scale=0.0,
+    update_rule="gated_delta",
 ):
     """Linear-attention recurrence over the packed (B, T, H*D) inputs.
 
@@ -75,7 +85,11 @@ def linear_attention(
     group = q_num_heads // kv_num_heads
     # Query head h reads the state of kv head h // group.
     q = q.reshape(b, kv_num_heads, group, t, d_k)
-    if k.shape[:3] != (b, kv_num_heads, t) or k.shape[3] != d_k or v.shape[:3] != k.shape[:3]:
+    if (
+        k.shape[:3] != (b, kv_num_heads, t)
+        or k.shape[3] != d_k
+        or v.shape[:3] != k.shape[:3]
+    ):
         raise ValueError(
             f"LinearAttention: key {key.shape} and value {value.shape} do not fit "
             f"query {query.shape} with {q_num_heads}/{kv_num_heads} heads"
@@ -130,7 +144,9 @@ def linear_attention(
 
 
 @register("CausalConvWithState", since=27)
-def causal_conv_with_state(input, weight, bias=None, past_state=None, *, activation="none"):
+def causal_conv_with_state(
+    input, weight, bias=None, past_state=None, *, activation="none"
+):
     """Depthwise causal Conv1d over (B, C, L) continuing from the last k-1 inputs.
 
     Returns the output and the new carry state (the last k-1 padded positions).
@@ -156,7 +172,9 @@ def causal_conv_with_state(input, weight, bias=None, past_state=None, *, activat
         raise ValueError(
             f"CausalConvWithState: past_state must have shape {carry}, got {past_state.shape}"
         )
-    check_alloc((batch, channels, length + k - 1), input.dtype, "CausalConvWithState input")
+    check_alloc(
+        (batch, channels, length + k - 1), input.dtype, "CausalConvWithState input"
+    )
     padded = np.concatenate([past_state.astype(input.dtype, copy=False), input], axis=2)
     acc = np.promote_types(input.dtype, np.float32)
     windows = sliding_window_view(padded, k, axis=2)  # (B, C, L, k)

@@ -13,13 +13,17 @@ def tensor_scatter(past_cache, update, write_indices=None, *, axis=-2, mode="lin
     """Write ``update`` into a copy of ``past_cache`` along ``axis`` from each
     batch row's write index (modulo the cache length when ``mode='circular'``)."""
     if mode not in ("linear", "circular"):
-        raise ValueError(f"TensorScatter: mode must be 'linear' or 'circular', got {mode!r}")
+        raise ValueError(
+            f"TensorScatter: mode must be 'linear' or 'circular', got {mode!r}"
+        )
     rank = past_cache.ndim
     axis = normalize_axis(axis, rank)
     if axis == 0:
         raise ValueError("TensorScatter: axis must not be the batch axis 0")
     if update.ndim != rank or any(
-        u != c for i, (u, c) in enumerate(zip(update.shape, past_cache.shape)) if i != axis
+        u != c
+        for i, (u, c) in enumerate(zip(update.shape, past_cache.shape))
+        if i != axis
     ):
         raise ValueError(
             f"TensorScatter: update {update.shape} must match past_cache {past_cache.shape} "

@@ -13,7 +13,6 @@ import numpy as np
 from ..limits import check_alloc
 from ..registry import ML_DOMAIN, register
 
-
 # --------------------------------------------------------------------------
 # Post transforms shared with the tree and SVM kernels
 # --------------------------------------------------------------------------
@@ -105,11 +104,15 @@ def _lookup(x: np.ndarray, keys: np.ndarray, values: np.ndarray, default) -> np.
 def _keys_like(x: np.ndarray, keys: np.ndarray) -> np.ndarray:
     if keys.dtype == object or x.dtype == object:
         return keys.astype(object), x.astype(object)
-    return keys, x.astype(keys.dtype, copy=False) if keys.dtype.kind == x.dtype.kind else x
+    return keys, x.astype(
+        keys.dtype, copy=False
+    ) if keys.dtype.kind == x.dtype.kind else x
 
 
 @register("LabelEncoder", since=1, domain=ML_DOMAIN)
-def label_encoder_1(x, *, classes_strings=None, default_int64=-1, default_string="_Unused"):
+def label_encoder_1(
+    x, *, classes_strings=None, default_int64=-1, default_string="_Unused"
+):
     """Strings -> their index in ``classes_strings``, or int64 indices -> strings."""
     classes = np.asarray(classes_strings or [], dtype=object)
     if x.dtype == object or x.dtype.kind in "US":
@@ -124,15 +127,36 @@ def label_encoder_1(x, *, classes_strings=None, default_int64=-1, default_string
 
 @register("LabelEncoder", since=2, domain=ML_DOMAIN)
 def label_encoder(
-    x, *, keys_floats=None, keys_int64s=None, keys_strings=None, keys_tensor=None,
-    values_floats=None, values_int64s=None, values_strings=None, values_tensor=None,
-    default_float=-0.0, default_int64=-1, default_string="_Unused", default_tensor=None,
+    x,
+    *,
+    keys_floats=None,
+    keys_int64s=None,
+    keys_strings=None,
+    keys_tensor=None,
+    values_floats=None,
+    values_int64s=None,
+    values_strings=None,
+    values_tensor=None,
+    default_float=-0.0,
+    default_int64=-1,
+    default_string="_Unused",
+    default_tensor=None,
 ):
     """Map each element through the keys -> values table (opset 2 lists, opset 4 tensors)."""
-    keys = [k for k in (keys_floats, keys_int64s, keys_strings, keys_tensor) if k is not None]
-    vals = [v for v in (values_floats, values_int64s, values_strings, values_tensor) if v is not None]
+    keys = [
+        k
+        for k in (keys_floats, keys_int64s, keys_strings, keys_tensor)
+        if k is not None
+    ]
+    vals = [
+        v
+        for v in (values_floats, values_int64s, values_strings, values_tensor)
+        if v is not None
+    ]
     if len(keys) != 1 or len(vals) != 1:
-        raise ValueError("LabelEncoder: exactly one keys_* and one values_* attribute are needed")
+        raise ValueError(
+            "LabelEncoder: exactly one keys_* and one values_* attribute are needed"
+        )
     if keys_floats is not None:
         k = np.asarray(keys_floats, dtype=np.float32)
     elif keys_int64s is not None:
@@ -152,7 +176,11 @@ def label_encoder(
         if default_tensor is not None:
             default = np.asarray(default_tensor).reshape(-1)[0]
         else:
-            default = "_Unused" if v.dtype == object else (-1 if v.dtype.kind in "iu" else -0.0)
+            default = (
+                "_Unused"
+                if v.dtype == object
+                else (-1 if v.dtype.kind in "iu" else -0.0)
+            )
     if len(k) != len(v):
         raise ValueError(f"LabelEncoder: {len(k)} keys but {len(v)} values")
     k, x = _keys_like(np.asarray(x), k)
@@ -191,14 +219,20 @@ def one_hot_encoder(x, *, cats_int64s=None, cats_strings=None, zeros=1):
         raise ValueError("OneHotEncoder: cats_int64s or cats_strings is required")
     idx = _lookup(vals, cats, np.arange(len(cats), dtype=np.int64), -1)
     if not zeros and (idx < 0).any():
-        raise ValueError("OneHotEncoder: an input value is not among the categories (zeros=0)")
+        raise ValueError(
+            "OneHotEncoder: an input value is not among the categories (zeros=0)"
+        )
     check_alloc(idx.shape + (len(cats),), np.float32, "OneHotEncoder output")
     return (idx[..., None] == np.arange(len(cats))).astype(np.float32)
 
 
 @register("Imputer", since=1, domain=ML_DOMAIN)
 def imputer(
-    x, *, imputed_value_floats=None, imputed_value_int64s=None, replaced_value_float=0.0,
+    x,
+    *,
+    imputed_value_floats=None,
+    imputed_value_int64s=None,
+    replaced_value_float=0.0,
     replaced_value_int64=0,
 ):
     """Replace ``replaced_value_*`` (NaN allowed) with a per-feature imputed value."""
@@ -246,7 +280,9 @@ def scaler(x, *, offset=None, scale=None):
     xf = np.asarray(x).astype(np.float32)
     for name, p in (("offset", off), ("scale", sc)):
         if p.size not in (1, xf.shape[-1]):
-            raise ValueError(f"Scaler: {p.size} {name} values for {xf.shape[-1]} features")
+            raise ValueError(
+                f"Scaler: {p.size} {name} values for {xf.shape[-1]} features"
+            )
     return (xf - off) * sc
 
 
@@ -265,15 +301,23 @@ def _linear_scores(x, coefficients, intercepts, n_out: int, what: str) -> np.nda
 
 
 @register("LinearRegressor", since=1, domain=ML_DOMAIN)
-def linear_regressor(x, *, coefficients=None, intercepts=None, targets=1, post_transform="NONE"):
+def linear_regressor(
+    x, *, coefficients=None, intercepts=None, targets=1, post_transform="NONE"
+):
     scores = _linear_scores(x, coefficients, intercepts, targets, "LinearRegressor")
     return post_transform_scores(scores, post_transform)
 
 
 @register("LinearClassifier", since=1, domain=ML_DOMAIN)
 def linear_classifier(
-    x, *, coefficients, classlabels_ints=None, classlabels_strings=None, intercepts=None,
-    multi_class=0, post_transform="NONE",
+    x,
+    *,
+    coefficients,
+    classlabels_ints=None,
+    classlabels_strings=None,
+    intercepts=None,
+    multi_class=0,
+    post_transform="NONE",
 ):
     """Labels and per-class scores of a linear model.
 
@@ -284,7 +328,11 @@ def linear_classifier(
     """
     del multi_class  # onnxruntime ignores it too
     labels = class_labels(classlabels_ints, classlabels_strings, "LinearClassifier")
-    n_rows = len(intercepts) if intercepts else len(coefficients) // as_matrix(x, "").shape[1]
+    n_rows = (
+        len(intercepts)
+        if intercepts
+        else len(coefficients) // as_matrix(x, "").shape[1]
+    )
     scores = _linear_scores(x, coefficients, intercepts, n_rows, "LinearClassifier")
     if n_rows == 1:
         if len(labels) != 2:
@@ -310,6 +358,8 @@ def zipmap(x, *, classlabels_int64s=None, classlabels_strings=None):
     labels = class_labels(classlabels_int64s, classlabels_strings, "ZipMap")
     x2 = as_matrix(x, "ZipMap")
     if x2.shape[1] != len(labels):
-        raise ValueError(f"ZipMap: {x2.shape[1]} scores per row for {len(labels)} labels")
+        raise ValueError(
+            f"ZipMap: {x2.shape[1]} scores per row for {len(labels)} labels"
+        )
     keys = labels.tolist()
     return [dict(zip(keys, row)) for row in x2.tolist()]

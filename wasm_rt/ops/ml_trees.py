@@ -21,8 +21,13 @@ from .ml import as_matrix, class_labels, post_transform_scores
 # Modes, numbered as TreeEnsemble-5 numbers them; LEAF only in the older format.
 _LEQ, _LT, _GTE, _GT, _EQ, _NEQ, _MEMBER, _LEAF = range(8)
 _MODE_NAMES = {
-    "BRANCH_LEQ": _LEQ, "BRANCH_LT": _LT, "BRANCH_GTE": _GTE, "BRANCH_GT": _GT,
-    "BRANCH_EQ": _EQ, "BRANCH_NEQ": _NEQ, "LEAF": _LEAF,
+    "BRANCH_LEQ": _LEQ,
+    "BRANCH_LT": _LT,
+    "BRANCH_GTE": _GTE,
+    "BRANCH_GT": _GT,
+    "BRANCH_EQ": _EQ,
+    "BRANCH_NEQ": _NEQ,
+    "LEAF": _LEAF,
 }
 _AGGREGATES = ("AVERAGE", "SUM", "MIN", "MAX")
 _POST = ("NONE", "SOFTMAX", "LOGISTIC", "SOFTMAX_ZERO", "PROBIT")
@@ -56,28 +61,45 @@ class _Forest:
                 return cur
             node = cur[rows, trees]
             go_true = self._decide(node, x[rows, self.feature[node]])
-            cur[rows, trees] = np.where(go_true, self.true_next[node], self.false_next[node])
-        raise ValueError("tree ensemble: a tree has a cycle (a path never reaches a leaf)")
+            cur[rows, trees] = np.where(
+                go_true, self.true_next[node], self.false_next[node]
+            )
+        raise ValueError(
+            "tree ensemble: a tree has a cycle (a path never reaches a leaf)"
+        )
 
     def _decide(self, node: np.ndarray, v: np.ndarray) -> np.ndarray:
         th, mode = self.threshold[node], self.mode[node]
         with np.errstate(invalid="ignore"):
             out = np.select(
-                [mode == _LEQ, mode == _LT, mode == _GTE, mode == _GT, mode == _EQ, mode == _NEQ],
+                [
+                    mode == _LEQ,
+                    mode == _LT,
+                    mode == _GTE,
+                    mode == _GT,
+                    mode == _EQ,
+                    mode == _NEQ,
+                ],
                 [v <= th, v < th, v >= th, v > th, v == th, v != th],
                 default=False,
             )
         is_member = mode == _MEMBER
         if is_member.any() and self.members is not None and len(self.members):
             which = np.flatnonzero(is_member)
-            cand = np.stack([node[which].astype(np.float64), v[which].astype(np.float64)], axis=1)
-            _, inv = np.unique(np.concatenate([self.members, cand]), axis=0, return_inverse=True)
+            cand = np.stack(
+                [node[which].astype(np.float64), v[which].astype(np.float64)], axis=1
+            )
+            _, inv = np.unique(
+                np.concatenate([self.members, cand]), axis=0, return_inverse=True
+            )
             inv = inv.reshape(-1)
-            out[which] = np.isin(inv[len(self.members):], inv[: len(self.members)])
+            out[which] = np.isin(inv[len(self.members) :], inv[: len(self.members)])
         return out | (self.missing_true[node] & np.isnan(v))
 
 
-def _aggregate(forest: _Forest, leaves, leaf_node, target, weight, n_targets, how, dtype):
+def _aggregate(
+    forest: _Forest, leaves, leaf_node, target, weight, n_targets, how, dtype
+):
     """Per-sample (score, has_score) over targets from the reached leaves."""
     n_nodes = len(forest.leaf)
     check_alloc((n_nodes, n_targets), dtype, "tree ensemble leaf table")
@@ -92,9 +114,15 @@ def _aggregate(forest: _Forest, leaves, leaf_node, target, weight, n_targets, ho
             score += table[leaves[:, t]]
     else:
         pick = np.minimum if how == "MIN" else np.maximum
-        table = np.full((n_nodes, n_targets), np.inf if how == "MIN" else -np.inf, dtype=dtype)
+        table = np.full(
+            (n_nodes, n_targets), np.inf if how == "MIN" else -np.inf, dtype=dtype
+        )
         pick.at(table, (leaf_node, target), weight)
-        score = np.full((leaves.shape[0], n_targets), np.inf if how == "MIN" else -np.inf, dtype=dtype)
+        score = np.full(
+            (leaves.shape[0], n_targets),
+            np.inf if how == "MIN" else -np.inf,
+            dtype=dtype,
+        )
         for t in range(leaves.shape[1]):
             score = pick(score, table[leaves[:, t]])
     has = np.zeros(score.shape, dtype=bool)
@@ -109,19 +137,33 @@ def _aggregate(forest: _Forest, leaves, leaf_node, target, weight, n_targets, ho
 
 
 def _pick(values, as_tensor):
-    return np.asarray(as_tensor).reshape(-1) if as_tensor is not None else np.asarray(values or [])
+    return (
+        np.asarray(as_tensor).reshape(-1)
+        if as_tensor is not None
+        else np.asarray(values or [])
+    )
 
 
 def _legacy_forest(
-    what, nodes_treeids, nodes_nodeids, nodes_featureids, nodes_modes, nodes_values,
-    nodes_truenodeids, nodes_falsenodeids, nodes_missing_value_tracks_true, thr_dtype,
+    what,
+    nodes_treeids,
+    nodes_nodeids,
+    nodes_featureids,
+    nodes_modes,
+    nodes_values,
+    nodes_truenodeids,
+    nodes_falsenodeids,
+    nodes_missing_value_tracks_true,
+    thr_dtype,
 ):
     tids = np.asarray(nodes_treeids, dtype=np.int64)
     nids = np.asarray(nodes_nodeids, dtype=np.int64)
     n = len(tids)
     lists = (nodes_featureids, nodes_modes, nodes_truenodeids, nodes_falsenodeids)
     if not n or any(len(a) != n for a in lists) or len(nodes_values) != n:
-        raise ValueError(f"{what}: the nodes_* attributes must all have one entry per node")
+        raise ValueError(
+            f"{what}: the nodes_* attributes must all have one entry per node"
+        )
     try:
         mode = np.array([_MODE_NAMES[m] for m in nodes_modes], dtype=np.int8)
     except KeyError as e:
@@ -129,14 +171,24 @@ def _legacy_forest(
     index = _NodeIndex(tids, nids, what)
     leaf = mode == _LEAF
     true_next = np.where(leaf, np.arange(n), index.find(tids, nodes_truenodeids, ~leaf))
-    false_next = np.where(leaf, np.arange(n), index.find(tids, nodes_falsenodeids, ~leaf))
+    false_next = np.where(
+        leaf, np.arange(n), index.find(tids, nodes_falsenodeids, ~leaf)
+    )
     missing = np.zeros(n, dtype=bool)
     if nodes_missing_value_tracks_true:
         missing[:] = np.asarray(nodes_missing_value_tracks_true, dtype=np.int64) != 0
-    _, first = np.unique(tids, return_index=True)  # the first node of a tree is its root
+    _, first = np.unique(
+        tids, return_index=True
+    )  # the first node of a tree is its root
     forest = _Forest(
-        np.asarray(nodes_featureids, dtype=np.int64), np.asarray(nodes_values).astype(thr_dtype),
-        mode, true_next, false_next, missing, leaf, first.astype(np.int64),
+        np.asarray(nodes_featureids, dtype=np.int64),
+        np.asarray(nodes_values).astype(thr_dtype),
+        mode,
+        true_next,
+        false_next,
+        missing,
+        leaf,
+        first.astype(np.int64),
     )
     return forest, index
 
@@ -151,7 +203,9 @@ class _NodeIndex:
         self.sorted = self.keys[self.order]
 
     def find(self, tids, nids, needed=None) -> np.ndarray:
-        keys = np.asarray(tids, dtype=np.int64) * (1 << 32) + np.asarray(nids, dtype=np.int64)
+        keys = np.asarray(tids, dtype=np.int64) * (1 << 32) + np.asarray(
+            nids, dtype=np.int64
+        )
         pos = np.searchsorted(self.sorted, keys).clip(0, len(self.sorted) - 1)
         ok = self.sorted[pos] == keys
         if needed is not None:
@@ -166,27 +220,37 @@ class _NodeIndex:
 
 
 def _thr_dtype(x, *tensors) -> np.dtype:
-    if x.dtype == np.float64 or any(t is not None and np.asarray(t).dtype == np.float64 for t in tensors):
+    if x.dtype == np.float64 or any(
+        t is not None and np.asarray(t).dtype == np.float64 for t in tensors
+    ):
         return np.dtype(np.float64)
     return np.dtype(np.float32)
 
 
-_TREE_ATTRS = dict(
-    nodes_treeids=None, nodes_nodeids=None, nodes_featureids=None, nodes_modes=None,
-    nodes_values=None, nodes_values_as_tensor=None, nodes_truenodeids=None,
-    nodes_falsenodeids=None, nodes_missing_value_tracks_true=None, nodes_hitrates=None,
-    nodes_hitrates_as_tensor=None,
-)
-
-
 @register("TreeEnsembleRegressor", since=1, domain=ML_DOMAIN)
 def tree_ensemble_regressor(
-    x, *, aggregate_function="SUM", base_values=None, base_values_as_tensor=None,
-    n_targets=None, post_transform="NONE", target_ids=None, target_nodeids=None,
-    target_treeids=None, target_weights=None, target_weights_as_tensor=None,
-    nodes_treeids=None, nodes_nodeids=None, nodes_featureids=None, nodes_modes=None,
-    nodes_values=None, nodes_values_as_tensor=None, nodes_truenodeids=None,
-    nodes_falsenodeids=None, nodes_missing_value_tracks_true=None, nodes_hitrates=None,
+    x,
+    *,
+    aggregate_function="SUM",
+    base_values=None,
+    base_values_as_tensor=None,
+    n_targets=None,
+    post_transform="NONE",
+    target_ids=None,
+    target_nodeids=None,
+    target_treeids=None,
+    target_weights=None,
+    target_weights_as_tensor=None,
+    nodes_treeids=None,
+    nodes_nodeids=None,
+    nodes_featureids=None,
+    nodes_modes=None,
+    nodes_values=None,
+    nodes_values_as_tensor=None,
+    nodes_truenodeids=None,
+    nodes_falsenodeids=None,
+    nodes_missing_value_tracks_true=None,
+    nodes_hitrates=None,
     nodes_hitrates_as_tensor=None,
 ):
     """Sum/average/min/max of leaf weights per target, plus base values."""
@@ -196,16 +260,29 @@ def tree_ensemble_regressor(
     dt = _thr_dtype(x, nodes_values_as_tensor)
     xs = as_matrix(x, what, dt)
     forest, index = _legacy_forest(
-        what, nodes_treeids, nodes_nodeids, nodes_featureids, nodes_modes,
-        _pick(nodes_values, nodes_values_as_tensor), nodes_truenodeids, nodes_falsenodeids,
-        nodes_missing_value_tracks_true, dt,
+        what,
+        nodes_treeids,
+        nodes_nodeids,
+        nodes_featureids,
+        nodes_modes,
+        _pick(nodes_values, nodes_values_as_tensor),
+        nodes_truenodeids,
+        nodes_falsenodeids,
+        nodes_missing_value_tracks_true,
+        dt,
     )
     weights = _pick(target_weights, target_weights_as_tensor).astype(dt)
     leaf_node = index.find(target_treeids, target_nodeids)
     k = int(n_targets) if n_targets else int(np.max(target_ids, initial=-1)) + 1
     score, _ = _aggregate(
-        forest, forest.leaves(xs), leaf_node, np.asarray(target_ids, dtype=np.int64),
-        weights, k, aggregate_function, dt,
+        forest,
+        forest.leaves(xs),
+        leaf_node,
+        np.asarray(target_ids, dtype=np.int64),
+        weights,
+        k,
+        aggregate_function,
+        dt,
     )
     if aggregate_function == "AVERAGE":
         score = score / len(forest.roots)
@@ -224,12 +301,28 @@ def _regression_transform(score: np.ndarray, post_transform: str) -> np.ndarray:
 
 @register("TreeEnsembleClassifier", since=1, domain=ML_DOMAIN)
 def tree_ensemble_classifier(
-    x, *, base_values=None, base_values_as_tensor=None, class_ids=None, class_nodeids=None,
-    class_treeids=None, class_weights=None, class_weights_as_tensor=None,
-    classlabels_int64s=None, classlabels_strings=None, post_transform="NONE",
-    nodes_treeids=None, nodes_nodeids=None, nodes_featureids=None, nodes_modes=None,
-    nodes_values=None, nodes_values_as_tensor=None, nodes_truenodeids=None,
-    nodes_falsenodeids=None, nodes_missing_value_tracks_true=None, nodes_hitrates=None,
+    x,
+    *,
+    base_values=None,
+    base_values_as_tensor=None,
+    class_ids=None,
+    class_nodeids=None,
+    class_treeids=None,
+    class_weights=None,
+    class_weights_as_tensor=None,
+    classlabels_int64s=None,
+    classlabels_strings=None,
+    post_transform="NONE",
+    nodes_treeids=None,
+    nodes_nodeids=None,
+    nodes_featureids=None,
+    nodes_modes=None,
+    nodes_values=None,
+    nodes_values_as_tensor=None,
+    nodes_truenodeids=None,
+    nodes_falsenodeids=None,
+    nodes_missing_value_tracks_true=None,
+    nodes_hitrates=None,
     nodes_hitrates_as_tensor=None,
 ):
     """Labels and class scores; two-class models follow onnxruntime's conventions."""
@@ -237,18 +330,29 @@ def tree_ensemble_classifier(
     labels = class_labels(classlabels_int64s, classlabels_strings, what)
     k = len(labels)
     if k == 0:
-        raise ValueError(f"{what}: classlabels_int64s or classlabels_strings is required")
+        raise ValueError(
+            f"{what}: classlabels_int64s or classlabels_strings is required"
+        )
     dt = _thr_dtype(x, nodes_values_as_tensor)
     xs = as_matrix(x, what, dt)
     forest, index = _legacy_forest(
-        what, nodes_treeids, nodes_nodeids, nodes_featureids, nodes_modes,
-        _pick(nodes_values, nodes_values_as_tensor), nodes_truenodeids, nodes_falsenodeids,
-        nodes_missing_value_tracks_true, dt,
+        what,
+        nodes_treeids,
+        nodes_nodeids,
+        nodes_featureids,
+        nodes_modes,
+        _pick(nodes_values, nodes_values_as_tensor),
+        nodes_truenodeids,
+        nodes_falsenodeids,
+        nodes_missing_value_tracks_true,
+        dt,
     )
     weights = _pick(class_weights, class_weights_as_tensor).astype(dt)
     ids = np.asarray(class_ids, dtype=np.int64)
     if ids.size and (ids.min() < 0 or ids.max() >= max(k, 2)):
-        raise ValueError(f"{what}: class_ids must lie in [0, {k}), got {ids.min()}..{ids.max()}")
+        raise ValueError(
+            f"{what}: class_ids must lie in [0, {k}), got {ids.min()}..{ids.max()}"
+        )
     leaf_node = index.find(class_treeids, class_nodeids)
     score, has = _aggregate(
         forest, forest.leaves(xs), leaf_node, ids, weights, max(k, 2), "SUM", dt
@@ -281,7 +385,9 @@ def _binary_classifier(score, has, base, labels, ids, weights, post_transform):
     all_positive = bool((weights >= 0).all())
     if binary_case:
         positive = pos_weight > (0.5 if all_positive else 0.0)
-        add_mode = np.where(positive, 0, 1) if all_positive else np.where(positive, 2, 3)
+        add_mode = (
+            np.where(positive, 0, 1) if all_positive else np.where(positive, 2, 3)
+        )
     else:
         positive = pos_weight > 0
         add_mode = np.full(len(s0), 3 if base.size == 0 else -1)
@@ -290,13 +396,18 @@ def _binary_classifier(score, has, base, labels, ids, weights, post_transform):
     two = post_transform_scores(np.stack([s0, s1], axis=1), post_transform)
     one = s0.astype(np.float32)
     if post_transform == "PROBIT":
-        first, second = post_transform_scores(one[:, None], "PROBIT")[:, 0], np.zeros_like(one)
+        first, second = (
+            post_transform_scores(one[:, None], "PROBIT")[:, 0],
+            np.zeros_like(one),
+        )
     else:
         logistic = post_transform == "LOGISTIC"
         sig = post_transform_scores(one[:, None], "LOGISTIC")[:, 0]
         sig_neg = post_transform_scores(-one[:, None], "LOGISTIC")[:, 0]
         first = np.select(
-            [add_mode <= 1, logistic, add_mode == 2], [1 - one, sig_neg, -one], default=one
+            [add_mode <= 1, logistic, add_mode == 2],
+            [1 - one, sig_neg, -one],
+            default=one,
         )
         second = np.select(
             [add_mode <= 1, logistic, add_mode == 2], [one, sig, one], default=-one
@@ -312,14 +423,32 @@ def _binary_classifier(score, has, base, labels, ids, weights, post_transform):
 
 @register("TreeEnsemble", since=5, domain=ML_DOMAIN)
 def tree_ensemble(
-    x, *, nodes_splits, nodes_featureids, nodes_modes, nodes_truenodeids, nodes_falsenodeids,
-    nodes_trueleafs, nodes_falseleafs, leaf_targetids, leaf_weights, tree_roots,
-    aggregate_function=1, post_transform=0, n_targets=None, nodes_hitrates=None,
-    nodes_missing_value_tracks_true=None, membership_values=None,
+    x,
+    *,
+    nodes_splits,
+    nodes_featureids,
+    nodes_modes,
+    nodes_truenodeids,
+    nodes_falsenodeids,
+    nodes_trueleafs,
+    nodes_falseleafs,
+    leaf_targetids,
+    leaf_weights,
+    tree_roots,
+    aggregate_function=1,
+    post_transform=0,
+    n_targets=None,
+    nodes_hitrates=None,
+    nodes_missing_value_tracks_true=None,
+    membership_values=None,
 ):
     """Aggregate leaf weights per target; output in the input's float type."""
     what = "TreeEnsemble"
-    dt = np.dtype(x.dtype) if x.dtype in (np.float16, np.float32, np.float64) else np.dtype(np.float32)
+    dt = (
+        np.dtype(x.dtype)
+        if x.dtype in (np.float16, np.float32, np.float64)
+        else np.dtype(np.float32)
+    )
     xs = as_matrix(x, what, dt)
     splits = np.asarray(nodes_splits).reshape(-1).astype(dt)
     n = len(splits)
@@ -332,7 +461,10 @@ def tree_ensemble(
     false_leaf = np.asarray(nodes_falseleafs, dtype=bool)
     true_id = np.asarray(nodes_truenodeids, dtype=np.int64)
     false_id = np.asarray(nodes_falsenodeids, dtype=np.int64)
-    for name, ids, is_leaf in (("true", true_id, true_leaf), ("false", false_id, false_leaf)):
+    for name, ids, is_leaf in (
+        ("true", true_id, true_leaf),
+        ("false", false_id, false_leaf),
+    ):
         bound = np.where(is_leaf, n_leaves, n)
         if len(ids) != n or len(is_leaf) != n or ((ids < 0) | (ids >= bound)).any():
             raise ValueError(f"{what}: nodes_{name}nodeids has an index out of range")
@@ -347,11 +479,17 @@ def tree_ensemble(
         ends = np.isnan(mv)
         member_nodes = np.flatnonzero(modes == _MEMBER)
         if ends.sum() != len(member_nodes):
-            raise ValueError(f"{what}: membership_values needs one NaN-terminated set per member node")
+            raise ValueError(
+                f"{what}: membership_values needs one NaN-terminated set per member node"
+            )
         group = np.cumsum(ends) - ends  # which member node each value belongs to
-        members = np.stack([member_nodes[group[~ends]].astype(np.float64), mv[~ends]], axis=1)
+        members = np.stack(
+            [member_nodes[group[~ends]].astype(np.float64), mv[~ends]], axis=1
+        )
     forest = _Forest(
-        feature=np.concatenate([np.asarray(nodes_featureids, dtype=np.int64), np.zeros(n_leaves, np.int64)]),
+        feature=np.concatenate(
+            [np.asarray(nodes_featureids, dtype=np.int64), np.zeros(n_leaves, np.int64)]
+        ),
         threshold=np.concatenate([splits, np.zeros(n_leaves, dt)]),
         mode=np.concatenate([modes, np.full(n_leaves, _LEAF, np.int8)]),
         true_next=np.where(true_leaf, n + true_id, true_id),
@@ -368,12 +506,20 @@ def tree_ensemble(
     targets = np.asarray(leaf_targetids, dtype=np.int64)
     k = int(n_targets) if n_targets else int(targets.max(initial=-1)) + 1
     if not 0 <= aggregate_function < len(_AGGREGATES):
-        raise ValueError(f"{what}: aggregate_function must be 0..3, got {aggregate_function}")
+        raise ValueError(
+            f"{what}: aggregate_function must be 0..3, got {aggregate_function}"
+        )
     how = _AGGREGATES[aggregate_function]
     acc = np.promote_types(dt, np.float32)
     score, _ = _aggregate(
-        forest, forest.leaves(xs), n + np.arange(n_leaves), targets,
-        leaf_weights_arr.astype(acc), k, how, acc,
+        forest,
+        forest.leaves(xs),
+        n + np.arange(n_leaves),
+        targets,
+        leaf_weights_arr.astype(acc),
+        k,
+        how,
+        acc,
     )
     if how == "AVERAGE":
         score = score / len(forest.roots)

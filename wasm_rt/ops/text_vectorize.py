@@ -16,7 +16,9 @@ from ..registry import register
 _MODES = ("TF", "IDF", "TFIDF")
 
 
-def _pool_by_size(pool: np.ndarray, ngram_counts: list[int]) -> dict[int, tuple[np.ndarray, int]]:
+def _pool_by_size(
+    pool: np.ndarray, ngram_counts: list[int]
+) -> dict[int, tuple[np.ndarray, int]]:
     """Size n -> (pool n-grams as a (count, n) array, id of the first one)."""
     bounds = list(ngram_counts) + [len(pool)]
     by_size, first_id = {}, 0
@@ -36,7 +38,9 @@ def _match_rows(pool_rows: np.ndarray, cand: np.ndarray) -> np.ndarray:
     """For each candidate row, its index in ``pool_rows`` or -1."""
     if not len(pool_rows) or not len(cand):
         return np.full(len(cand), -1, dtype=np.int64)
-    _, inverse = np.unique(np.concatenate([pool_rows, cand]), axis=0, return_inverse=True)
+    _, inverse = np.unique(
+        np.concatenate([pool_rows, cand]), axis=0, return_inverse=True
+    )
     inverse = inverse.reshape(-1)
     lookup = np.full(inverse.max() + 1, -1, dtype=np.int64)
     lookup[inverse[: len(pool_rows)][::-1]] = np.arange(len(pool_rows))[::-1]
@@ -45,14 +49,25 @@ def _match_rows(pool_rows: np.ndarray, cand: np.ndarray) -> np.ndarray:
 
 @register("TfIdfVectorizer", since=9)
 def tfidf_vectorizer(
-    x, *, mode, min_gram_length, max_gram_length, max_skip_count, ngram_counts,
-    ngram_indexes, pool_int64s=None, pool_strings=None, weights=None,
+    x,
+    *,
+    mode,
+    min_gram_length,
+    max_gram_length,
+    max_skip_count,
+    ngram_counts,
+    ngram_indexes,
+    pool_int64s=None,
+    pool_strings=None,
+    weights=None,
 ):
     """Y[row, ngram_indexes[i]] = count (TF), presence (IDF) or count * weight (TFIDF)."""
     if mode not in _MODES:
         raise ValueError(f"TfIdfVectorizer: mode must be one of {_MODES}, got {mode!r}")
     if (pool_int64s is None) == (pool_strings is None):
-        raise ValueError("TfIdfVectorizer: exactly one of pool_int64s and pool_strings is needed")
+        raise ValueError(
+            "TfIdfVectorizer: exactly one of pool_int64s and pool_strings is needed"
+        )
     if not 1 <= min_gram_length <= max_gram_length:
         raise ValueError(
             f"TfIdfVectorizer: need 1 <= min_gram_length ({min_gram_length}) <= "
@@ -60,7 +75,9 @@ def tfidf_vectorizer(
         )
     x = np.asarray(x)
     if x.ndim not in (1, 2):
-        raise ValueError(f"TfIdfVectorizer: input must be 1-D or 2-D, got shape {x.shape}")
+        raise ValueError(
+            f"TfIdfVectorizer: input must be 1-D or 2-D, got shape {x.shape}"
+        )
     rows = x.reshape(1, -1) if x.ndim == 1 else x
     n_rows, length = rows.shape
     out_size = max(ngram_indexes) + 1 if ngram_indexes else 0
@@ -76,7 +93,9 @@ def tfidf_vectorizer(
     vocab = np.unique(pool)
     pool_ids = np.searchsorted(vocab, pool)
     pos = np.searchsorted(vocab, tokens.reshape(-1)).clip(0, max(len(vocab) - 1, 0))
-    hit = vocab[pos] == tokens.reshape(-1) if len(vocab) else np.zeros(tokens.size, bool)
+    hit = (
+        vocab[pos] == tokens.reshape(-1) if len(vocab) else np.zeros(tokens.size, bool)
+    )
     token_ids = np.where(hit, pos, len(vocab)).reshape(n_rows, length)
     by_size = _pool_by_size(pool_ids, ngram_counts)
 
@@ -85,7 +104,9 @@ def tfidf_vectorizer(
     for skip in range(max_skip_count + 1):
         step = skip + 1
         # Unigrams are the same for every skip; count them on the first pass only.
-        for n in range(max(min_gram_length, 1 if skip == 0 else 2), max_gram_length + 1):
+        for n in range(
+            max(min_gram_length, 1 if skip == 0 else 2), max_gram_length + 1
+        ):
             if n not in by_size or not len(by_size[n][0]):
                 continue
             starts = length - (n - 1) * step

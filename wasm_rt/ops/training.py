@@ -34,7 +34,9 @@ def _scalar(v) -> float:
 def momentum(r, t, *tensors, alpha, beta, mode, norm_coefficient):
     """SGD with momentum (``mode='standard'``) or Nesterov momentum (``'nesterov'``)."""
     if mode not in ("standard", "nesterov"):
-        raise ValueError(f"Momentum: mode must be 'standard' or 'nesterov', got {mode!r}")
+        raise ValueError(
+            f"Momentum: mode must be 'standard' or 'nesterov', got {mode!r}"
+        )
     r, t = _scalar(r), _scalar(t)
     beta_t = beta if t > 0 else 1.0  # the first step takes the whole gradient
     xs, vs = [], []
@@ -63,7 +65,13 @@ def adagrad(r, t, *tensors, decay_factor=0.0, epsilon=1e-6, norm_coefficient=0.0
 
 @register("Adam", since=1, domain=TRAINING_DOMAIN)
 def adam(
-    r, t, *tensors, alpha=0.9, beta=0.999, epsilon=1e-6, norm_coefficient=0.0,
+    r,
+    t,
+    *tensors,
+    alpha=0.9,
+    beta=0.999,
+    epsilon=1e-6,
+    norm_coefficient=0.0,
     norm_coefficient_post=0.0,
 ):
     """Adam with bias correction from the second step on (``T > 0``)."""
@@ -74,7 +82,9 @@ def adam(
         g_reg = norm_coefficient * x + g
         v_new = alpha * v + (1 - alpha) * g_reg
         h_new = beta * h + (1 - beta) * (g_reg * g_reg)
-        x_new = (1 - norm_coefficient_post) * (x - r_t * (v_new / (np.sqrt(h_new) + epsilon)))
+        x_new = (1 - norm_coefficient_post) * (
+            x - r_t * (v_new / (np.sqrt(h_new) + epsilon))
+        )
         xs.append(x_new.astype(x.dtype, copy=False))
         vs.append(v_new.astype(v.dtype, copy=False))
         hs.append(h_new.astype(h.dtype, copy=False))
