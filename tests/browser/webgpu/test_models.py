@@ -79,7 +79,7 @@ def page(gpu):
     return gpu
 
 
-def run_model(page, site, name, runs=3):
+def run_model(page, site, name, runs=1):
     _prepare(name, site)
     return page(RUN_IN_PAGE.format(name=name, runs=runs))
 

@@ -127,6 +127,23 @@ _HELPERS_SRC = r"""
         throw new Error("WebGPU error: " + e);
       }
     },
+    // Profiling: submit each recorded dispatch alone and time it to completion.
+    async timeEach(device, recorded) {
+      const ms = [];
+      for (const [p, bg, x, y, z] of recorded) {
+        const t0 = performance.now();
+        const enc = device.createCommandEncoder();
+        const pass = enc.beginComputePass();
+        pass.setPipeline(p);
+        pass.setBindGroup(0, bg);
+        pass.dispatchWorkgroups(x, y, z);
+        pass.end();
+        device.queue.submit([enc.finish()]);
+        await device.queue.onSubmittedWorkDone();
+        ms.push(performance.now() - t0);
+      }
+      return ms;
+    },
     destroy(buf) { buf.destroy(); },
   };
   return h;
@@ -219,6 +236,10 @@ class JsDevice:
             await self._h.readback(self._to_js(flat))
         except Exception as e:
             raise JsError(str(e)) from None
+
+    async def time_each(self, recorded) -> list[float]:
+        """Milliseconds of each recorded dispatch, run one by one (profiling only)."""
+        return [float(v) for v in (await self._h.timeEach(self._dev, recorded)).to_py()]
 
     async def done(self) -> None:
         try:

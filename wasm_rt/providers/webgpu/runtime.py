@@ -51,6 +51,7 @@ class SegmentPlan:
     slot_buffers: list = field(default_factory=list)
     uniform: Any = None
     recorded: Any = None
+    once: set = field(default_factory=set)
     prologue: Any = None  # dispatches of constant-only nodes: run on the first execution only
     uploads: list = field(default_factory=list)  # (slot, name)
     host_outputs: list = field(default_factory=list)  # (name, GTensor, staging)
@@ -84,6 +85,9 @@ class SegmentRunner:
         self.plans: dict[int, collections.OrderedDict] = {}
         self.placement: dict[str, str] = {}  # node name -> where it last ran
         self.flops: dict[str, tuple[str, int]] = {}
+        # When set, each dispatch is submitted and timed alone (accumulated in dispatch_ms).
+        self.time_dispatches = False
+        self.dispatch_ms: dict[tuple[str, str], float] = {}
 
     # --- running -------------------------------------------------------------
 
@@ -106,8 +110,12 @@ class SegmentRunner:
             end = i
             while end < len(steps) and steps[end].provider == self.name:
                 end += 1
+            prof = getattr(executor, "profiler", None)
+            t0 = prof.now_us() if prof else 0.0
             seg = await self._segment(plan, i, end, env, gpu_env, outputs)
             await self._execute(seg, env, local, gpu_env)
+            if prof:
+                self._profile(prof, plan, seg, t0)
             for k in range(seg.start, seg.end):
                 self._release(steps[k], local, gpu_env)
             i = seg.end
@@ -119,6 +127,18 @@ class SegmentRunner:
             if name in gpu_env and name not in local:
                 await self._download(name, env, local, gpu_env)
         return {vi.name: env[vi.name] for vi in graph.outputs}
+
+    def _profile(self, prof, plan, seg, t0):
+        """One event per segment (GPU time is per submit), one per node naming the provider."""
+        names = [s.node.name for s in plan.steps[seg.start:seg.end]]
+        prof.record("Segment", f"webgpu_segment_{seg.start}", t0,
+                    {"provider": self.name, "nodes": names, "dispatches":
+                     len(seg.program.dispatches) if seg.program else 0})
+        for step in plan.steps[seg.start:seg.end]:
+            prof.events.append({"cat": "Node", "pid": prof.pid, "tid": prof.tid, "dur": 0,
+                                "ts": round(t0), "ph": "X", "name": f"{step.node.name}_kernel_time",
+                                "args": {"op_name": step.node.op_type, "provider": self.name,
+                                         "segment": f"webgpu_segment_{seg.start}"}})
 
     async def _host_step(self, executor, step, env, local, gpu_env, fallback=False):
         for name in step.node.inputs:
@@ -171,7 +191,16 @@ class SegmentRunner:
         if seg.prologue is not None:
             self.device.submit([], seg.prologue, [])
             seg.prologue = None
-        self.device.submit(uploads, seg.recorded, reads)
+        if self.time_dispatches:
+            self.device.submit(uploads, None, [])
+            ms = await self.device.time_each(seg.recorded)
+            main = [d for i, d in enumerate(seg.program.dispatches) if i not in seg.once]
+            for d, t in zip(main, ms):
+                key = (d.node, d.kernel)
+                self.dispatch_ms[key] = self.dispatch_ms.get(key, 0.0) + t
+            self.device.submit([], None, reads)
+        else:
+            self.device.submit(uploads, seg.recorded, reads)
         outs = []
         for name, t, st in seg.host_outputs:
             outs.append((name, t, st, np.empty(t.shape, storage_dtype(t.dtype))))
@@ -336,7 +365,7 @@ class SegmentRunner:
                 slot_buffers.append(seg.buffers[b] if b >= 0 else None)
         seg.slot_buffers = slot_buffers
         seg.uploads = sorted(program.uploads.items())
-        once = set(n_const_dispatches)
+        once = seg.once = set(n_const_dispatches)
         entries = ([], [])
         params = (bytearray(), bytearray())
         for i, d in enumerate(program.dispatches):

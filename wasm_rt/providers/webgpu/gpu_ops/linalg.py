@@ -72,6 +72,27 @@ def emit_matmul(e, a, b, c=None, *, trans_a=False, trans_b=False, alpha=1.0, bet
     return y, squeeze_a, squeeze_b
 
 
+def emit_matmul_raw(e, a, b, c, y, *, m, n, k, sam, sak, sbk, sbn, scm, scn, batch, a_batch,
+                    b_batch, c_batch, dtype, alpha=1.0, beta=1.0, act="v"):
+    """One matmul dispatch with explicit strides (Conv uses it on im2col columns)."""
+    r = len(batch)
+    nb = int(np.prod(batch)) if batch else 1
+    has_c = c is not None
+    params = [m, n, k, sam, sak, sbk, sbn, scm, scn, float(alpha), float(beta), r]
+    params += list(batch) + [1] * (4 - r)
+    for s in (a_batch, b_batch, c_batch):
+        params += list(s) + [0] * (4 - r)
+    if m <= 4 and n <= 65535:
+        kernel, groups = "linalg/gemv", (n, m, nb)
+    else:
+        kernel = "linalg/matmul_reg" if e.tiling == "registers" else "linalg/matmul"
+        groups = (-(-n // 32), -(-m // 32), nb)
+    if nb > 65535 or max(groups) > 65535:
+        raise Unsupported(f"matmul grid {groups} too large")
+    e.dispatch(kernel, dtype, params, [a, b, e.gpu(c) if has_c else a, y],
+               defines={"HAS_C": has_c, "ACT": act}, groups=groups)
+
+
 @gpu_op("MatMul")
 def matmul(e, node, inputs, opset):
     y, sq_a, sq_b = emit_matmul(e, inputs[0], inputs[1], beta=0.0)

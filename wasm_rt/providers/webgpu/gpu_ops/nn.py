@@ -81,7 +81,9 @@ def conv(e, node, inputs, opset):
     params = [C, H, W, M, OH, OW, KH, KW, strides[0], strides[1], begin[0], begin[1],
               dil[0], dil[1], G, Cg, Mg, y.size]
     defines = {"HAS_BIAS": bias is not None, "ACT": "v"}
-    if Mg >= 8 and Cg * KH * KW >= 8:
+    if e.tiling == "registers" and Mg >= 8 and Cg * KH * KW >= 8:
+        _conv_as_matmul(e, x, w, bias, y, params, dtype)
+    elif Mg >= 8 and Cg * KH * KW >= 8:
         groups = (-(-(OH * OW) // 32), -(-Mg // 32), N * G)
         if max(groups) > 65535:
             raise Unsupported("conv grid too large")
@@ -90,6 +92,29 @@ def conv(e, node, inputs, opset):
     else:
         e.dispatch("conv/conv_direct", dtype, params, [x, w, b, y], defines=defines, threads=y.size)
     return [y]
+
+
+def _conv_as_matmul(e, x, w, bias, y, params, dtype):
+    """Conv as (im2col unless 1x1/stride 1/no pad) + the batched matmul kernel.
+
+    Batches are (n, g): A = the group's weights (Mg x K), B = the group's
+    columns (K x P), Y lands as (N, G, Mg, P) = (N, M, OH, OW).
+    """
+    from .linalg import emit_matmul_raw
+
+    C, H, W, M, OH, OW, KH, KW, SH, SW, PH, PW, DH, DW, G, Cg, Mg, _ = params
+    N, P, K = x.shape[0], OH * OW, Cg * KH * KW
+    pointwise = KH == KW == 1 and SH == SW == 1 and PH == PW == 0 and OH * OW == H * W
+    if pointwise:
+        cols, b_batch = x, [C * P, Cg * P]
+    else:
+        cols = e.new((N, G, K, P), dtype)
+        e.dispatch("conv/im2col", dtype, params[:17] + [cols.size], [x, cols], threads=cols.size)
+        b_batch = [G * K * P, K * P]
+    emit_matmul_raw(
+        e, w, cols, bias, y, m=Mg, n=P, k=K, sam=K, sak=1, sbk=P, sbn=1,
+        scm=1, scn=0, batch=[N, G], a_batch=[0, Mg * K], b_batch=b_batch, c_batch=[0, Mg],
+        dtype=dtype)
 
 
 @gpu_op("MaxPool", "AveragePool")
