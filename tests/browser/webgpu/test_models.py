@@ -96,3 +96,24 @@ def test_light_model_on_gpu(page, site, name):
     # Logits carry the verdict when softmax saturates (see tests/test_models.py).
     assert r["rel_err"][-1] < 1e-3, r
     assert r["flop_share"] > 0.99, r
+
+
+def test_transformer_encoder_on_gpu(page, site):
+    """A BERT-style encoder exported from PyTorch (MatMul, LayerNorm, Softmax, Erf ...)."""
+    torch = pytest.importorskip("torch", reason="torch exports the encoder")  # noqa: F841
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "scripts"))
+    from bench_webgpu import encoder_model
+
+    spec = encoder_model(site, d=64, heads=4, layers=2, seq=16)
+    x = np.frombuffer((site / "encoder.x.bin").read_bytes(), np.float32).reshape(spec["x"][1])
+    data = (site / "encoder.onnx").read_bytes()
+    want = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    buf = io.BytesIO()
+    np.savez(buf, **{"in:x": x, "out:0": want[0]})
+    (site / "encoder.npz").write_bytes(buf.getvalue())
+    r = page(RUN_IN_PAGE.format(name="encoder", runs=2))
+    print("encoder", json.dumps(r))
+    assert r["rel_err"][0] < 1e-4, r
+    assert r["flop_share"] > 0.99, r

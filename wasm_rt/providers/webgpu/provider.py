@@ -22,8 +22,8 @@ from .gpu_ops import GPU_OPS
 from .runtime import SegmentRunner
 
 NAME = "WebGpuExecutionProvider"
-# Never worth a GPU segment boundary on their own: shape math stays on the host.
-HOST_ONLY = {"Shape", "Size", "Constant"}
+# Not reported as missing GPU kernels: they only ever produce small host values.
+HOST_ONLY = {"Range", "ConstantOfShape"}
 
 
 class WebGpuExecutionProvider(ExecutionProvider):

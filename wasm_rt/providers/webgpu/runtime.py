@@ -56,6 +56,7 @@ class SegmentPlan:
     uploads: list = field(default_factory=list)  # (slot, name)
     host_outputs: list = field(default_factory=list)  # (name, GTensor, staging)
     gpu_outputs: list = field(default_factory=list)  # (name, GTensor)
+    host_values: list = field(default_factory=list)  # (name, array) computed at plan time
     nodes: list = field(default_factory=list)
 
     def release(self, device) -> None:
@@ -180,6 +181,8 @@ class SegmentRunner:
 
     async def _execute(self, seg: SegmentPlan, env, local, gpu_env):
         if seg.program is None:
+            for name, v in seg.host_values:
+                local[name] = v
             return
         uploads = []
         for slot, name in seg.uploads:
@@ -210,6 +213,8 @@ class SegmentRunner:
             local[name] = _from_storage(o, t.dtype)
         for name, t in seg.gpu_outputs:
             gpu_env[name] = GpuValue(seg.slot_buffers[t.slot], t.shape, t.dtype, seg)
+        for name, v in seg.host_values:
+            local[name] = v
 
     # --- building ------------------------------------------------------------
 
@@ -278,6 +283,15 @@ class SegmentRunner:
 
         e.upload = upload
         seg = SegmentPlan(start, end)
+        # Host values fixed for this plan: initializers, small integer inputs (their
+        # bytes are in the plan's key) and what is computed from them alone.
+        static = set(initializers) - set(getattr(env, "maps", [{}])[0])
+        for step in steps[start:end]:
+            for name in step.node.inputs:
+                if name and name not in gpu_env and name in env:
+                    a = np.asarray(env[name])
+                    if a.dtype.kind in "iub" and a.size <= 64:
+                        static.add(name)
         const_names = set(initializers) - set(env.maps[0] if hasattr(env, "maps") else ())
         n_const_dispatches = []  # indices of dispatches made by constant-only nodes
         k = start
@@ -306,8 +320,14 @@ class SegmentRunner:
                     dict(program.constants), dict(uploads), len(anon))
             e.node_name = node.name
             try:
-                fn = GPU_OPS[node.op_type]
-                outs = fn(e, node, args, step.opset)
+                if _foldable(node, step, args, static):
+                    outs = _fold(step, args)
+                    static.update(o for o in node.outputs if o)
+                else:
+                    fn = GPU_OPS[node.op_type]
+                    outs = fn(e, node, args, step.opset)
+                    if node.op_type in ("Shape", "Size", "Constant"):
+                        static.update(o for o in node.outputs if o)
             except Exception as exc:  # Unsupported, or a shape the op cannot take
                 n_slots, n_disp, up, consts, ups, n_anon = mark
                 del program.slot_bytes[n_slots:]
@@ -382,11 +402,13 @@ class SegmentRunner:
             if isinstance(t, GTensor):
                 staging = dev.create_staging(storage_nbytes(t.shape, t.dtype))
                 seg.host_outputs.append((name, t, staging))
-        for name in sorted(gpu_readers):
+        for name in sorted(gpu_readers | host_readers):
             t = values[name]
             if isinstance(t, GTensor):
-                seg.gpu_outputs.append((name, t))
-        # Values an op returned as host arrays (none today) would go here.
+                if name in gpu_readers:
+                    seg.gpu_outputs.append((name, t))
+            else:  # a host value computed at plan time (shape math, constants)
+                seg.host_values.append((name, t))
         return seg
 
     def _constant(self, name, arr):
@@ -419,6 +441,22 @@ class SegmentRunner:
         for buf, _ in self.constants.values():
             self.device.destroy(buf)
         self.constants.clear()
+
+
+def _foldable(node, step, args, static) -> bool:
+    """All inputs are plan-fixed host values: run the numpy kernel once, at plan time."""
+    if step.kernel is None or step.kernel.context:
+        return False
+    if any(isinstance(a, GTensor) for a in args):
+        return False
+    if any(n and n not in static for n in node.inputs):
+        return False
+    return sum(np.size(a) for a in args if a is not None) <= 4096
+
+
+def _fold(step, args):
+    res = step.kernel.fn(*args, **step.node.attrs)
+    return list(res) if isinstance(res, tuple) else [res]
 
 
 def _to_storage(arr: np.ndarray) -> np.ndarray:

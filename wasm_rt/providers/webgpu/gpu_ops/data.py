@@ -67,6 +67,31 @@ def unsqueeze(e, node, inputs, opset):
     return [e.view(e.gpu(inputs[0]), xs)]
 
 
+# --- host-only results (no dispatch) ------------------------------------------
+
+
+@gpu_op("Shape")
+def shape(e, node, inputs, opset):
+    dims = list(shape_of(inputs[0]))
+    start, end = node.attrs.get("start", 0), node.attrs.get("end")
+    return [np.array(dims[start:end], np.int64)]
+
+
+@gpu_op("Size")
+def size(e, node, inputs, opset):
+    return [np.array(math.prod(shape_of(inputs[0])), np.int64)]
+
+
+@gpu_op("Constant")
+def constant(e, node, inputs, opset):
+    for key in ("value", "value_float", "value_floats", "value_int", "value_ints"):
+        if key in node.attrs:
+            v = node.attrs[key]
+            dtype = np.float32 if "float" in key else (np.int64 if "int" in key else None)
+            return [np.asarray(v, dtype=dtype) if dtype else np.asarray(v)]
+    raise Unsupported("Constant with a string or sparse value")
+
+
 # --- strided copies ----------------------------------------------------------
 
 
