@@ -117,6 +117,46 @@ def _conv_as_matmul(e, x, w, bias, y, params, dtype):
         dtype=dtype)
 
 
+@gpu_op("ConvTranspose")
+def conv_transpose(e, node, inputs, opset):
+    x, w = inputs[0], inputs[1]
+    bias = inputs[2] if len(inputs) > 2 else None
+    dtype = require_float(x, w, bias)
+    xs, ws = shape_of(x), shape_of(w)
+    sp = len(xs) - 2
+    if sp not in (1, 2):
+        raise Unsupported(f"ConvTranspose{sp}D")
+    auto = node.attrs.get("auto_pad", "NOTSET")
+    if (auto.decode() if isinstance(auto, bytes) else auto) not in ("NOTSET", "VALID"):
+        raise Unsupported("ConvTranspose auto_pad SAME_*")
+    N, C, H, W = _spatial2d(xs)
+    G = int(node.attrs.get("group", 1))
+    Mg = ws[1]
+    M = Mg * G
+    k = list(ws[2:])
+    s = list(node.attrs.get("strides", [1] * sp))
+    d = list(node.attrs.get("dilations", [1] * sp))
+    pads = list(node.attrs.get("pads", [0] * (2 * sp)))
+    op = list(node.attrs.get("output_padding", [0] * sp))
+    ins = list(xs[2:])
+    out = [(ins[i] - 1) * s[i] + (k[i] - 1) * d[i] + 1 + op[i] - pads[i] - pads[i + sp] for i in range(sp)]
+    if "output_shape" in node.attrs:
+        out = list(node.attrs["output_shape"])[-sp:]
+        for i in range(sp):
+            total = s[i] * (ins[i] - 1) + op[i] + (k[i] - 1) * d[i] + 1 - out[i]
+            pads[i] = total - total // 2  # begin pad when auto_pad is NOTSET (ONNX spec)
+    if sp == 1:
+        k, s, d, pads, out = [1] + k, [1] + s, [1] + d, [0] + pads[:1], [1] + out
+    x, w = e.gpu(x), e.gpu(w)
+    b = e.gpu(bias) if bias is not None else x
+    y = e.new((N, M, *out) if sp == 2 else (N, M, out[1]), dtype)
+    params = [C, H, W, M, out[0], out[1], k[0], k[1], s[0], s[1], pads[0], pads[1],
+              d[0], d[1], G, C // G, Mg, y.size]
+    e.dispatch("conv/conv_transpose", dtype, params, [x, w, b, y],
+               defines={"HAS_BIAS": bias is not None}, threads=y.size)
+    return [y]
+
+
 @gpu_op("MaxPool", "AveragePool")
 def pool(e, node, inputs, opset):
     x = inputs[0]
