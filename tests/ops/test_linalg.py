@@ -129,3 +129,10 @@ def test_matmul_rejects_bad_shapes():
 
     with pytest.raises(ValueError, match="inner dimensions"):
         resolve("", "MatMul", 13).fn(_data((2, 3)), _data((4, 2)))
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (2, 4, 4), (2, 1, 2, 2)])
+def test_det_matches_onnxruntime(shape):
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    # LU factorization in float32 vs onnxruntime's Eigen: a few ulp per pivot.
+    check_op("Det", {"x": x}, opset=22, rtol=1e-5, atol=1e-6)

@@ -79,6 +79,14 @@ def gemm_7(a, b, c=None, *, alpha=1.0, beta=1.0, transA=0, transB=0):
     return _gemm(a, b, c, alpha, beta, transA, transB)
 
 
+@register("Det", since=11)
+def det(x):
+    """Determinant over the last two axes; float inputs keep their dtype."""
+    if x.ndim < 2 or x.shape[-1] != x.shape[-2]:
+        raise ValueError(f"Det needs square matrices in the last two axes, got shape {x.shape}")
+    return np.linalg.det(x).astype(x.dtype, copy=False)
+
+
 @register("Einsum", since=12)
 def einsum(*inputs, equation: str):
     eq = equation.replace(" ", "")
