@@ -157,6 +157,14 @@ CASES.update({
 })
 
 
+F16_CASES = {
+    "f16-Relu": 'check("Relu", {"x": r(5, 7, dtype=np.float16)}, rtol=1e-3, atol=1e-3)',
+    "f16-Add": 'check("Add", {"a": r(5, 7, dtype=np.float16), "b": r(7, dtype=np.float16)}, rtol=1e-3, atol=1e-3)',
+    "f16-MatMul": 'check("MatMul", {"a": r(9, 17, dtype=np.float16), "b": r(17, 5, dtype=np.float16)}, rtol=1e-2, atol=1e-2)',
+    "f16-Softmax": 'check("Softmax", {"x": r(3, 40, dtype=np.float16)}, rtol=1e-2, atol=1e-3)',
+}
+
+
 @pytest.fixture(scope="module")
 def page(gpu):
     gpu(INPAGE + "\ndumps(1)")
@@ -173,3 +181,16 @@ def test_kernel(page, case, request):
     result = page(code)
     assert result["where"] == "WebGpuExecutionProvider", result
     assert result["errors"] == [], result
+
+
+@pytest.mark.parametrize("case", sorted(F16_CASES))
+def test_float16(page, case):
+    """float16 runs on the GPU with shader-f16, else falls back to numpy (same results)."""
+    code = PRELUDE.format(seed=1) + f"dumps([await {F16_CASES[case]}, _js.current_device().f16])"
+    page("from wasm_rt.providers.webgpu import _js\ndumps(1)")
+    result, f16 = page(code)
+    assert result["errors"] == [], result
+    if f16:
+        assert result["where"] == "WebGpuExecutionProvider", result
+    else:
+        assert result["where"].startswith("numpy (fallback: float16 needs"), result

@@ -11,3 +11,13 @@ x = rng.standard_normal((3, 5)).astype(np.float32)
 dumps(await check("Relu", {"x": x}))
 """)
     assert r == {"errors": [], "where": "WebGpuExecutionProvider"}
+
+
+def test_adapter_is_reported(gpu):
+    info = gpu("""
+from wasm_rt.providers.webgpu import _js
+d = _js.current_device()
+dumps({"desc": d.describe(), "f16": d.f16, "max_binding": d.max_binding})
+""")
+    print(info)
+    assert info["max_binding"] >= 128 << 20

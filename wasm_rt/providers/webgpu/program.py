@@ -113,6 +113,7 @@ class Emitter:
         # "workgroup": tiles through workgroup memory (real GPUs); "registers":
         # barrier-free register blocking (CPU-emulated adapters such as SwiftShader).
         self.tiling = "workgroup"
+        self.f16 = True  # whether the adapter has shader-f16
         # Set by the segment builder: turns a host array into a GTensor.
         self.upload: Callable[[np.ndarray], GTensor] | None = None
 
@@ -120,6 +121,8 @@ class Emitter:
         dtype = np.dtype(dtype)
         if dtype not in GPU_DTYPES:
             raise Unsupported(f"dtype {dtype} has no GPU representation")
+        if dtype == np.float16 and not self.f16:
+            raise Unsupported("float16 needs the adapter feature shader-f16")
         shape = tuple(int(d) for d in shape)
         self.program.slot_bytes.append(storage_nbytes(shape, dtype))
         return GTensor(shape, dtype, len(self.program.slot_bytes) - 1)
@@ -139,6 +142,8 @@ class Emitter:
         arr = np.asarray(x)
         if arr.dtype not in GPU_DTYPES:
             raise Unsupported(f"dtype {arr.dtype} has no GPU representation")
+        if arr.dtype == np.float16 and not self.f16:
+            raise Unsupported("float16 needs the adapter feature shader-f16")
         return self.upload(arr)
 
     def dispatch(self, kernel, dtype, params, bindings, *, defines=None, threads=None, groups=None):

@@ -257,6 +257,7 @@ class SegmentRunner:
         program = SegmentProgram()
         e = Emitter(program)
         e.tiling = self.tiling
+        e.f16 = self.device.f16
         values: dict[str, Any] = {}
         imports: dict[str, GTensor] = {}
         uploads: dict[str, GTensor] = {}
