@@ -65,11 +65,13 @@ for _ in range(100):
     out = await gpu.run_plan_async(sess._executor, sess._plan, {"x": x})
 after = (dev.live_buffers, dev.live_bytes, _js.wasm_heap_bytes())
 rep = gpu.placement_report(sess._plan)
+kernels = [d.kernel for c in gpu.runner.plans.values() for seg in c.values()
+           for d in (seg.program.dispatches if seg.program else [])]
 sess.release()
 dumps({"err": [float(np.max(np.abs(a - b))) for a, b in zip(got, want)],
        "same": all(np.array_equal(out[o.name], g) for o, g in zip(sess.get_outputs(), got)),
        "first": first, "after": after, "released": dev.live_buffers,
-       "where": {n["op"]: n["provider"] for n in rep["nodes"]}})
+       "where": {n["op"]: n["provider"] for n in rep["nodes"]}, "kernels": kernels})
 """)
     assert max(r["err"]) < 1e-4, r
     assert r["same"], r
@@ -78,6 +80,8 @@ dumps({"err": [float(np.max(np.abs(a - b))) for a, b in zip(got, want)],
     assert r["released"] == 0, r
     assert r["where"]["CumSum"] == "CPUExecutionProvider" or r["where"]["CumSum"].startswith("Numpy"), r
     assert r["where"]["Conv"] == r["where"]["Gemm"] == "WebGpuExecutionProvider", r
+    # Relu is folded into the Conv's epilogue: no elementwise dispatch of its own.
+    assert "elementwise/unary" not in r["kernels"], r["kernels"]
 
 
 def test_sync_run_under_jspi_and_clear_error_without(gpu):

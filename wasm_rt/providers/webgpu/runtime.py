@@ -24,6 +24,9 @@ from .planner import assign_buffers
 from .program import Emitter, GTensor, SegmentProgram, Unsupported, storage_dtype, storage_nbytes
 
 PLANS_PER_SEGMENT = 4
+# Kernels with an $ACT epilogue that a following Relu can be folded into.
+FUSABLE_KERNELS = {"linalg/matmul", "linalg/matmul_reg", "linalg/gemv", "conv/conv_gemm",
+                   "conv/conv_reg", "conv/conv_direct", "norm/batchnorm"}
 # Deterministic ops whose outputs are constants when every input is: their
 # dispatches run once per plan (light models make all weights this way).
 CONSTANT_FOLDABLE = {"ConstantOfShape", "Unsqueeze", "Reshape", "Squeeze", "Flatten", "Identity",
@@ -236,6 +239,21 @@ class SegmentRunner:
             produced.update(o for o in step.node.outputs if o)
         return tuple(sig)
 
+    def _fuse_activation(self, node, values, producers, readers, outputs, program) -> bool:
+        """Relu right after Conv/MatMul/Gemm/BatchNormalization: applied in that kernel."""
+        if node.op_type != "Relu" or not node.inputs or node.inputs[0] not in producers:
+            return False
+        src = node.inputs[0]
+        if readers[src] != 1 or src in outputs:
+            return False
+        d = program.dispatches[producers[src]]
+        if d.defines.get("ACT", "v") != "v":
+            return False
+        d.defines["ACT"] = "max(v, 0.0)"
+        values[node.outputs[0]] = values[src]
+        del producers[src]
+        return True
+
     async def _segment(self, plan, start, end, env, gpu_env, outputs) -> SegmentPlan:
         key = self._signature(plan, start, end, env, gpu_env)
         cache = self.plans.setdefault(start, collections.OrderedDict())
@@ -284,6 +302,8 @@ class SegmentRunner:
 
         e.upload = upload
         seg = SegmentPlan(start, end)
+        producers: dict[str, int] = {}  # value -> index of the dispatch that wrote it last
+        readers = collections.Counter(n for st in steps for n in st.node.inputs if n)
         # Host values fixed for this plan: initializers, small integer inputs (their
         # bytes are in the plan's key) and what is computed from them alone.
         static = set(initializers) - set(getattr(env, "maps", [{}])[0])
@@ -320,6 +340,12 @@ class SegmentRunner:
             mark = (len(program.slot_bytes), len(program.dispatches), dict(program.uploads),
                     dict(program.constants), dict(uploads), len(anon))
             e.node_name = node.name
+            if self._fuse_activation(node, values, producers, readers, outputs, program):
+                seg.nodes.append(node.name)
+                self.placement[node.name] = self.name
+                self.flops[node.name] = (node.op_type, 0)
+                k += 1
+                continue
             try:
                 if _foldable(node, step, args, static):
                     outs = _fold(step, args)
@@ -343,6 +369,10 @@ class SegmentRunner:
             for name, out in zip(node.outputs, outs):
                 if name:
                     values[name] = out
+            if len(program.dispatches) > mark[1] and node.outputs and isinstance(values.get(node.outputs[0]), GTensor):
+                last = program.dispatches[-1]
+                if last.kernel in FUSABLE_KERNELS and last.slots[-1] == values[node.outputs[0]].slot:
+                    producers[node.outputs[0]] = len(program.dispatches) - 1
             if node.op_type in CONSTANT_FOLDABLE and all(not n or n in const_names for n in node.inputs):
                 const_names.update(o for o in node.outputs if o)
                 n_const_dispatches.extend(range(mark[1], len(program.dispatches)))
