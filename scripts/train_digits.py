@@ -55,7 +55,11 @@ def augment(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndar
 def train() -> tuple[MLPClassifier, float]:
     digits = load_digits()
     x_train, x_test, y_train, y_test = train_test_split(
-        digits.images, digits.target, test_size=0.2, random_state=SEED, stratify=digits.target
+        digits.images,
+        digits.target,
+        test_size=0.2,
+        random_state=SEED,
+        stratify=digits.target,
     )
     x_aug, y_aug = augment(x_train, y_train)
     clf = MLPClassifier(
@@ -81,23 +85,43 @@ def to_onnx(clf: MLPClassifier) -> onnx.ModelProto:
         ]
         out = f"z{i}" if i < len(layers) - 1 else "logits"
         nodes.append(
-            helper.make_node("Gemm", [f"h{i}", f"W{i}", f"B{i}"], [out], name=f"dense{i}", transB=1)
+            helper.make_node(
+                "Gemm", [f"h{i}", f"W{i}", f"B{i}"], [out], name=f"dense{i}", transB=1
+            )
         )
         if i < len(layers) - 1:
-            nodes.append(helper.make_node("Relu", [out], [f"h{i + 1}"], name=f"relu{i}"))
-    nodes.append(helper.make_node("Softmax", ["logits"], ["probabilities"], name="softmax", axis=1))
+            nodes.append(
+                helper.make_node("Relu", [out], [f"h{i + 1}"], name=f"relu{i}")
+            )
+    nodes.append(
+        helper.make_node(
+            "Softmax", ["logits"], ["probabilities"], name="softmax", axis=1
+        )
+    )
     graph = helper.make_graph(
         nodes,
         "digits_mlp",
-        [helper.make_tensor_value_info("pixels", TensorProto.FLOAT, ["batch", 1, 8, 8])],
-        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", 10])],
+        [
+            helper.make_tensor_value_info(
+                "pixels", TensorProto.FLOAT, ["batch", 1, 8, 8]
+            )
+        ],
+        [
+            helper.make_tensor_value_info(
+                "probabilities", TensorProto.FLOAT, ["batch", 10]
+            )
+        ],
         inits,
     )
     model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="wasm_rt/train_digits"
+        graph,
+        opset_imports=[helper.make_opsetid("", 13)],
+        producer_name="wasm_rt/train_digits",
     )
     model.ir_version = 8
-    model.doc_string = "8x8 handwritten digits (scikit-learn digits data set), MLP 64-128-64-10"
+    model.doc_string = (
+        "8x8 handwritten digits (scikit-learn digits data set), MLP 64-128-64-10"
+    )
     onnx.checker.check_model(model)
     return model
 

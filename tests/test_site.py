@@ -44,7 +44,9 @@ def test_lock_lists_only_bundled_packages_with_their_hashes(pyodide_bundle):
     lock = json.loads((pyodide_bundle / "pyodide-lock.json").read_text())
     assert set(lock["packages"]) == {*bundle.LOCK_PACKAGES, "protobuf"}
     for entry in lock["packages"].values():
-        assert bundle.sha256_file(pyodide_bundle / entry["file_name"]) == entry["sha256"]
+        assert (
+            bundle.sha256_file(pyodide_bundle / entry["file_name"]) == entry["sha256"]
+        )
     assert lock["packages"]["protobuf"]["file_name"].endswith("py3-none-any.whl")
 
 
@@ -62,7 +64,9 @@ def test_build_site_layout(pyodide_bundle, tmp_path):
     site = build_site(tmp_path / "site")
     manifest = json.loads((site / "manifest.json").read_text())
     assert manifest["packages"] == ["numpy", "protobuf", "wasm-rt"]
-    assert (site / manifest["wheel"]).exists() and (site / "models" / "digits.onnx").exists()
+    assert (site / manifest["wheel"]).exists() and (
+        site / "models" / "digits.onnx"
+    ).exists()
     for name in ("index.html", "wasm_rt.js", "worker.js", "pyodide/pyodide.asm.wasm"):
         assert (site / name).exists(), name
     lock = json.loads((site / "pyodide" / "pyodide-lock.json").read_text())

@@ -47,11 +47,15 @@ def _missing(reason: str):
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
     if not Path(CHROMIUM).exists():
-        _missing(f"chromium not found at {CHROMIUM}; install it with apt-get install -y chromium")
+        _missing(
+            f"chromium not found at {CHROMIUM}; install it with apt-get install -y chromium"
+        )
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        _missing("the Python package playwright is not installed (requirements-dev.txt)")
+        _missing(
+            "the Python package playwright is not installed (requirements-dev.txt)"
+        )
     return CHROMIUM
 
 

@@ -51,14 +51,24 @@ def to_js(name: str, value) -> dict:
     """A numpy array as {name, type, dims, data(base64 or strings)}."""
     arr = np.asarray(value)
     if arr.dtype == object:
-        return {"name": name, "type": "string", "dims": list(arr.shape), "data": [str(x) for x in arr.ravel()]}
+        return {
+            "name": name,
+            "type": "string",
+            "dims": list(arr.shape),
+            "data": [str(x) for x in arr.ravel()],
+        }
     flat = np.ascontiguousarray(arr).reshape(-1)
     if arr.dtype == np.float16:
         flat = flat.view(np.uint16)
     elif arr.dtype == np.bool_:
         flat = flat.view(np.uint8)
     data = base64.b64encode(flat.tobytes()).decode()
-    return {"name": name, "type": NUMPY_TO_JS[arr.dtype], "dims": list(arr.shape), "data": data}
+    return {
+        "name": name,
+        "type": NUMPY_TO_JS[arr.dtype],
+        "dims": list(arr.shape),
+        "data": data,
+    }
 
 
 def from_js(out: dict) -> np.ndarray:

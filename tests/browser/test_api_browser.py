@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from onnx import TensorProto, helper, numpy_helper
-
 from jsio import JS_HELPERS, from_js, to_js
+from onnx import TensorProto, helper, numpy_helper
 
 
 def _save(model, path):
@@ -20,11 +19,21 @@ def api_page(rt_page, site):
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 3])
     w = numpy_helper.from_array(np.arange(9, dtype=np.float32).reshape(3, 3), "W")
-    graph = helper.make_graph([helper.make_node("MatMul", ["x", "W"], ["y"], name="mm")], "mm", [x], [y], [w])
-    _save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), models / "matmul.onnx")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "W"], ["y"], name="mm")], "mm", [x], [y], [w]
+    )
+    _save(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
+        models / "matmul.onnx",
+    )
     # An operator no runtime knows: loading must fail with the Python error.
-    graph = helper.make_graph([helper.make_node("NoSuchOp", ["x"], ["y"], name="bad")], "bad", [x], [y])
-    _save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), models / "unknown_op.onnx")
+    graph = helper.make_graph(
+        [helper.make_node("NoSuchOp", ["x"], ["y"], name="bad")], "bad", [x], [y]
+    )
+    _save(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
+        models / "unknown_op.onnx",
+    )
     rt_page.evaluate(JS_HELPERS)
     return rt_page
 
@@ -47,9 +56,18 @@ def test_create_run_metadata(api_page):
     x = np.array([[1, 2, 3], [4, 5, 6]], np.float32)
     r = run_matmul(api_page, x)
     assert r["inputNames"] == ["x"] and r["outputNames"] == ["y"]
-    assert r["inputMetadata"] == [{"name": "x", "type": "float32", "onnxType": "tensor(float)", "shape": ["batch", 3]}]
+    assert r["inputMetadata"] == [
+        {
+            "name": "x",
+            "type": "float32",
+            "onnxType": "tensor(float)",
+            "shape": ["batch", 3],
+        }
+    ]
     assert r["providers"] == ["NumpyExecutionProvider"]
-    np.testing.assert_allclose(from_js(r["out"]["y"]), x @ np.arange(9, dtype=np.float32).reshape(3, 3))
+    np.testing.assert_allclose(
+        from_js(r["out"]["y"]), x @ np.arange(9, dtype=np.float32).reshape(3, 3)
+    )
 
 
 @pytest.mark.parametrize("alias", ["cpu", "wasm"])
@@ -63,7 +81,7 @@ def test_unknown_provider_is_a_type_error(api_page):
         """() => wasm_rt.InferenceSession.create("test-models/matmul.onnx", { executionProviders: ["cuda"] })
               .then(() => "no error", (e) => `${e.name}: ${e.message}`)"""
     )
-    assert msg.startswith("TypeError: unknown execution provider \"cuda\"")
+    assert msg.startswith('TypeError: unknown execution provider "cuda"')
 
 
 def test_create_from_bytes_and_feeds_are_not_consumed(api_page):
@@ -79,7 +97,12 @@ def test_create_from_bytes_and_feeds_are_not_consumed(api_page):
         }"""
     )
     assert r["bytesKept"] > 0 and r["xKept"] == [1, 0, 0]
-    assert r["y"] == [0, 1, 2] and r["yType"] == "float32" and r["yDims"] == [1, 3] and r["isTensor"]
+    assert (
+        r["y"] == [0, 1, 2]
+        and r["yType"] == "float32"
+        and r["yDims"] == [1, 3]
+        and r["isTensor"]
+    )
 
 
 def test_progress_events(api_page):
@@ -138,7 +161,9 @@ def test_python_error_reaches_js_with_type_and_message(api_page):
     load = errors["load"]
     assert load["name"] == "PythonError" and load["isError"] and load["traceback"]
     assert load["type"] == "NotImplemented" and "NoSuchOp" in load["message"]
-    assert errors["run"]["type"] == "InvalidArgument" and "'x'" in errors["run"]["message"]
+    assert (
+        errors["run"]["type"] == "InvalidArgument" and "'x'" in errors["run"]["message"]
+    )
     assert errors["dtype"]["type"] == "InvalidArgument"
     assert errors["garbage"]["type"] in ("InvalidProtobuf", "InvalidGraph")
     assert "HTTP 404" in errors["missing"]["message"]
@@ -183,7 +208,10 @@ def test_worker_crash_rejects_pending_and_recovers(api_page):
           return { rejected, oldSession, y: Array.from(out.y.data), alive: wasm_rt.debug.workerAlive };
         }"""
     )
-    assert r["rejected"].startswith("WorkerDiedError: wasm_rt worker died: ") and "simulated crash" in r["rejected"]
+    assert (
+        r["rejected"].startswith("WorkerDiedError: wasm_rt worker died: ")
+        and "simulated crash" in r["rejected"]
+    )
     assert r["oldSession"] == "WorkerDiedError"
     assert r["y"] == [9, 12, 15] and r["alive"]
 

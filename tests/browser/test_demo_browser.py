@@ -6,12 +6,19 @@ from __future__ import annotations
 import math
 
 import pytest
-
 from conftest import BOOT_TIMEOUT_MS
 
 # Strokes in pad pixels (the pad is 256x256), one list of points per stroke.
 DIGITS = {
-    0: [[(128 + 60 * math.sin(t * math.pi / 10), 128 - 90 * math.cos(t * math.pi / 10)) for t in range(21)]],
+    0: [
+        [
+            (
+                128 + 60 * math.sin(t * math.pi / 10),
+                128 - 90 * math.cos(t * math.pi / 10),
+            )
+            for t in range(21)
+        ]
+    ],
     2: [[(70, 80), (100, 40), (160, 40), (180, 90), (70, 220), (200, 220)]],
     4: [[(150, 30), (60, 160), (200, 160)], [(160, 90), (160, 230)]],
 }
@@ -41,7 +48,9 @@ def draw(page, strokes):
         for x, y in stroke[1:]:
             page.mouse.move(box["x"] + x, box["y"] + y, steps=8)
         page.mouse.up()
-    page.wait_for_function("window.demo.prediction !== null && !window.demo.busy && !window.demo.dirty")
+    page.wait_for_function(
+        "window.demo.prediction !== null && !window.demo.busy && !window.demo.dirty"
+    )
 
 
 def test_loads_with_progress_bar_done(demo):

@@ -9,20 +9,32 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 DEFAULT_SITE = "site"
 
 
 def _add_build_site_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("out", help="output folder (replaced if it is a previous build)")
-    p.add_argument("--model", action="append", default=[], metavar="FILE",
-                   help="an .onnx file to include under models/ (repeatable)")
-    p.add_argument("--pyodide", metavar="DIR",
-                   help="the Pyodide bundle folder (default: .cache/pyodide, assembled if absent)")
-    p.add_argument("--wheel", metavar="FILE",
-                   help="a prebuilt wasm_rt wheel (default: pack this package)")
+    p.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="an .onnx file to include under models/ (repeatable)",
+    )
+    p.add_argument(
+        "--pyodide",
+        metavar="DIR",
+        help="the Pyodide bundle folder (default: .cache/pyodide, assembled if absent)",
+    )
+    p.add_argument(
+        "--wheel",
+        metavar="FILE",
+        help="a prebuilt wasm_rt wheel (default: pack this package)",
+    )
 
 
 def _cmd_build_site(args) -> int:
@@ -39,17 +51,25 @@ def _cmd_build_site(args) -> int:
 
 
 def _add_serve_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("out", nargs="?", default=DEFAULT_SITE,
-                   help=f"the folder build-site wrote (default: {DEFAULT_SITE})")
-    p.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default 8000)")
+    p.add_argument(
+        "out",
+        nargs="?",
+        default=DEFAULT_SITE,
+        help=f"the folder build-site wrote (default: {DEFAULT_SITE})",
+    )
+    p.add_argument(
+        "--port", type=int, default=8000, help="port on 127.0.0.1 (default 8000)"
+    )
 
 
 def _cmd_serve(args) -> int:
     from .server import serve_forever
 
     if not (Path(args.out) / "manifest.json").exists():
-        print(f"wasm-rt serve: {args.out} is not a built site; run: wasm-rt build-site {args.out}",
-              file=sys.stderr)
+        print(
+            f"wasm-rt serve: {args.out} is not a built site; run: wasm-rt build-site {args.out}",
+            file=sys.stderr,
+        )
         return 2
     serve_forever(args.out, args.port)
     return 0
@@ -58,10 +78,17 @@ def _cmd_serve(args) -> int:
 def _with_browser_option(add_args, handler):
     def add(p: argparse.ArgumentParser) -> None:
         add_args(p)
-        p.add_argument("--browser", action="store_true",
-                       help="run inside Pyodide in headless Chromium instead of this Python")
-        p.add_argument("--chromium", default=None, metavar="PATH",
-                       help="the Chromium binary for --browser (default /usr/bin/chromium)")
+        p.add_argument(
+            "--browser",
+            action="store_true",
+            help="run inside Pyodide in headless Chromium instead of this Python",
+        )
+        p.add_argument(
+            "--chromium",
+            default=None,
+            metavar="PATH",
+            help="the Chromium binary for --browser (default /usr/bin/chromium)",
+        )
 
     def run(args) -> int:
         if not args.browser:
@@ -77,15 +104,23 @@ def _with_browser_option(add_args, handler):
     return add, run
 
 
-def cli_commands() -> dict[str, tuple[Callable[[Any], None], Callable[[Any], int], str]]:
+def cli_commands() -> dict[
+    str, tuple[Callable[[Any], None], Callable[[Any], int], str]
+]:
     """Subcommands for ``wasm_rt.cli`` (name -> (add_arguments, handler, help))."""
     from ..cli import SUBCOMMANDS
 
     commands = {
-        "build-site": (_add_build_site_arguments, _cmd_build_site,
-                       "write the static browser site (Pyodide, wheel, front end, models)"),
-        "serve": (_add_serve_arguments, _cmd_serve,
-                  "serve a built site on 127.0.0.1 with the headers it needs"),
+        "build-site": (
+            _add_build_site_arguments,
+            _cmd_build_site,
+            "write the static browser site (Pyodide, wheel, front end, models)",
+        ),
+        "serve": (
+            _add_serve_arguments,
+            _cmd_serve,
+            "serve a built site on 127.0.0.1 with the headers it needs",
+        ),
     }
     if "run" in SUBCOMMANDS:
         add_args, handler, help_text = SUBCOMMANDS["run"]

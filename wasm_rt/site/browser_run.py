@@ -56,10 +56,14 @@ def run_in_browser(args) -> int:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        raise BrowserRunError("needs the playwright Python package (pip install playwright)") from None
+        raise BrowserRunError(
+            "needs the playwright Python package (pip install playwright)"
+        ) from None
     chromium = args.chromium or CHROMIUM
     if not Path(chromium).exists():
-        raise BrowserRunError(f"no Chromium at {chromium}; install it (apt-get install chromium)")
+        raise BrowserRunError(
+            f"no Chromium at {chromium}; install it (apt-get install chromium)"
+        )
     from .build import build_site
     from .server import BackgroundServer
 
@@ -73,7 +77,9 @@ def run_in_browser(args) -> int:
         for f in files:
             shutil.copy(f, site / "work" / f.name)
         with BackgroundServer(site) as url, sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+            browser = pw.chromium.launch(
+                executable_path=chromium, headless=True, args=CHROMIUM_ARGS
+            )
             try:
                 page = browser.new_page()
                 page.set_default_timeout(TIMEOUT_MS)
@@ -81,8 +87,11 @@ def run_in_browser(args) -> int:
                 page.wait_for_function("window.wasmRtReady === true")
                 result = page.evaluate(
                     "([argv, files, save]) => wasm_rt.debug.cli(argv, files, save)",
-                    [_argv(args), {f"/work/{f.name}": f"work/{f.name}" for f in files},
-                     "/work/outputs.npz" if args.save else None],
+                    [
+                        _argv(args),
+                        {f"/work/{f.name}": f"work/{f.name}" for f in files},
+                        "/work/outputs.npz" if args.save else None,
+                    ],
                 )
             finally:
                 browser.close()

@@ -25,7 +25,14 @@ from pathlib import Path
 from .bundle import PYODIDE_VERSION, ensure_bundle, wheel_lock_entry
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
-FRONT_END_FILES = ("index.html", "wasm_rt.js", "worker.js", "app.js", "style.css", "run.html")
+FRONT_END_FILES = (
+    "index.html",
+    "wasm_rt.js",
+    "worker.js",
+    "app.js",
+    "style.css",
+    "run.html",
+)
 SKIP_SUFFIXES = (".pyc", ".pyo")
 LOCK_NAME = "wasm-rt"
 PACKAGES = ["numpy", "protobuf", LOCK_NAME]
@@ -73,7 +80,9 @@ def make_wheel(dest_dir: Path) -> Path:
     for file in sorted(PACKAGE_DIR.rglob("*")):
         if file.is_dir() or "__pycache__" in file.parts or file.suffix in SKIP_SUFFIXES:
             continue
-        entries.append((f"wasm_rt/{file.relative_to(PACKAGE_DIR).as_posix()}", file.read_bytes()))
+        entries.append(
+            (f"wasm_rt/{file.relative_to(PACKAGE_DIR).as_posix()}", file.read_bytes())
+        )
     metadata = (
         f"Metadata-Version: 2.1\nName: wasm_rt\nVersion: {version}\n"
         "Requires-Python: >=3.11\nRequires-Dist: numpy>=1.26\nRequires-Dist: protobuf>=5.26\n"
@@ -113,7 +122,9 @@ def build_site(
     bundle = ensure_bundle(Path(pyodide_dir) if pyodide_dir else None, quiet=True)
     if out.exists():
         if not (out / "manifest.json").exists() and any(out.iterdir()):
-            raise SiteError(f"{out} exists and is not a wasm_rt site; choose an empty folder")
+            raise SiteError(
+                f"{out} exists and is not a wasm_rt site; choose an empty folder"
+            )
         shutil.rmtree(out)
     pyodide_out = out / "pyodide"
     shutil.copytree(bundle, pyodide_out, ignore=shutil.ignore_patterns("*.orig.json"))
@@ -125,7 +136,10 @@ def build_site(
     lock_path = pyodide_out / "pyodide-lock.json"
     lock = json.loads(lock_path.read_text())
     lock["packages"][LOCK_NAME] = wheel_lock_entry(
-        wheel_path, LOCK_NAME, _wheel_version(wheel_path), imports=["wasm_rt"],
+        wheel_path,
+        LOCK_NAME,
+        _wheel_version(wheel_path),
+        imports=["wasm_rt"],
         depends=["numpy", "protobuf"],
     )
     lock_path.write_text(json.dumps(lock, indent=1))

