@@ -9,9 +9,11 @@ so the file always says exactly what does not work and why.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import reporting
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "scripts"))
@@ -46,9 +48,21 @@ class Results(dict):
 
 @pytest.fixture(scope="module")
 def results():
+    start = time.perf_counter()
     root = conformance.ensure_cases()
     names = conformance.list_cases(root)
-    return Results((r.name, r) for r in conformance.run_cases(names, root))
+    results = Results((r.name, r) for r in conformance.run_cases(names, root))
+    statuses = [r.status for r in results.values()]
+    reporting.record(
+        "conformance",
+        cases=len(results),
+        passed=statuses.count("passed"),
+        failed=statuses.count("failed"),
+        skipped=statuses.count("skipped"),
+        expected_failures=len(read_expected_failures()),
+        seconds=time.perf_counter() - start,
+    )
+    return results
 
 
 def test_expected_failures_file_is_well_formed():
