@@ -81,6 +81,12 @@ function callPython(name, ...args) {
   return state.bridge[name](...args);
 }
 
+function toJsAndDestroy(proxy) {
+  const js = proxy.toJs({ dict_converter: Object.fromEntries });
+  proxy.destroy();
+  return js;
+}
+
 function unwrapError(result) {
   const err = result.get("error");
   if (err === undefined) return null;
@@ -98,7 +104,7 @@ async function handleCreate(msg) {
     const error = unwrapError(result);
     if (error) return { error };
     progress(msg.id, "session", 1, 1, "Session ready");
-    return { result: result.get("ok").toJs({ dict_converter: Object.fromEntries }) };
+    return { result: toJsAndDestroy(result.get("ok")) };
   } finally {
     result.destroy();
   }
@@ -118,8 +124,12 @@ async function handleRun(msg) {
     if (error) return { error };
     const ok = result.get("ok");
     const outputs = [];
-    for (const o of ok.get("outputs")) {
+    const outs = ok.get("outputs");
+    for (const o of outs) {
       const type = o.get("type");
+      const dimsProxy = o.get("dims");
+      const dims = dimsProxy.toJs();
+      dimsProxy.destroy();
       const arr = o.get("data");
       let data;
       if (type === "string") {
@@ -131,9 +141,10 @@ async function handleRun(msg) {
         transfer.push(data.buffer);
       }
       arr.destroy();
-      outputs.push({ name: o.get("name"), type, dims: o.get("dims").toJs(), data });
+      outputs.push({ name: o.get("name"), type, dims, data });
       o.destroy();
     }
+    outs.destroy();
     const profile = ok.get("profile");
     const info = {
       outputs,
@@ -160,7 +171,9 @@ function handleRelease(msg) {
 function handleStatus() {
   if (!state.bridge) return { result: { sessions: 0, booted: false } };
   const result = callPython("status");
-  const js = result.get("ok").toJs({ dict_converter: Object.fromEntries });
+  const ok = result.get("ok");
+  const js = ok.toJs({ dict_converter: Object.fromEntries });
+  ok.destroy();
   result.destroy();
   return { result: { ...js, booted: true } };
 }
@@ -187,7 +200,7 @@ async function handleCli(msg) {
   try {
     const error = unwrapError(result);
     if (error) return { error };
-    return { result: result.get("ok").toJs({ dict_converter: Object.fromEntries }) };
+    return { result: toJsAndDestroy(result.get("ok")) };
   } finally {
     result.destroy();
   }

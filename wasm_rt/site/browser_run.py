@@ -46,7 +46,7 @@ def _argv(args) -> list[str]:
     if args.inputs:
         argv += ["--inputs", "/work/" + Path(args.inputs).name]
     if args.save:
-        argv += ["--save", "/work/outputs.npz"]
+        argv += ["--save", "/tmp/wasm_rt_outputs.npz"]
     if args.json:
         argv.append("--json")
     return argv
@@ -54,6 +54,7 @@ def _argv(args) -> list[str]:
 
 def run_in_browser(args) -> int:
     try:
+        from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import sync_playwright
     except ImportError:
         raise BrowserRunError(
@@ -85,14 +86,18 @@ def run_in_browser(args) -> int:
                 page.set_default_timeout(TIMEOUT_MS)
                 page.goto(url + "run.html")
                 page.wait_for_function("window.wasmRtReady === true")
-                result = page.evaluate(
-                    "([argv, files, save]) => wasm_rt.debug.cli(argv, files, save)",
-                    [
-                        _argv(args),
-                        {f"/work/{f.name}": f"work/{f.name}" for f in files},
-                        "/work/outputs.npz" if args.save else None,
-                    ],
-                )
+                try:
+                    result = page.evaluate(
+                        "([argv, files, save]) => wasm_rt.debug.cli(argv, files, save)",
+                        [
+                            _argv(args),
+                            {f"/work/{f.name}": f"work/{f.name}" for f in files},
+                            "/tmp/wasm_rt_outputs.npz" if args.save else None,
+                        ],
+                    )
+                except PlaywrightError as exc:
+                    message = str(exc).split("\n")[0].removeprefix("Page.evaluate: ")
+                    raise BrowserRunError(message) from None
             finally:
                 browser.close()
     sys.stdout.write(result["stdout"])
