@@ -203,7 +203,8 @@ def sparse_from_proto(sp: pb.SparseTensorProto, ext: ExternalData | None = None)
     elif indices.ndim == 2 and indices.shape[1] == len(shape):
         if np.any(indices < 0) or np.any(indices >= np.array(shape)):
             raise InvalidGraph(f"sparse tensor '{sp.values.name}': index out of bounds")
-        flat = np.ravel_multi_index(tuple(indices.T), shape) if len(indices) else indices[:, 0]
+        # ravel_multi_index wants np.intp, which is int32 in Pyodide (wasm32).
+        flat = np.ravel_multi_index(tuple(indices.T.astype(np.intp)), shape) if len(indices) else indices[:, 0]
     else:
         raise InvalidGraph(f"sparse tensor '{sp.values.name}': indices shape {indices.shape}")
     if np.any(flat < 0) or np.any(flat >= max(size, 1)) or flat.size != values.size:

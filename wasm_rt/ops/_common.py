@@ -36,4 +36,6 @@ def check_index_range(indices: np.ndarray, dim: int, what: str) -> np.ndarray:
                 f"{what}: index {bad} is out of range for a dimension of size {dim} "
                 f"(valid indices are {-dim} .. {dim - 1})"
             )
-    return np.where(indices < 0, indices + dim, indices)
+    # np.intp is int32 in Pyodide (wasm32), and np.take refuses int64 there;
+    # after the range check every index fits.
+    return np.where(indices < 0, indices + dim, indices).astype(np.intp, copy=False)

@@ -197,7 +197,7 @@ def array_feature_extractor(x, y):
             f"ArrayFeatureExtractor: index out of range for a last dimension of {dim}: "
             f"{idx.min()}..{idx.max()}"
         )
-    out = np.take(x, idx, axis=-1)
+    out = np.take(x, idx.astype(np.intp), axis=-1)
     return out.reshape(1, -1) if x.ndim == 1 else out
 
 

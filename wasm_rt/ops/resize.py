@@ -105,7 +105,7 @@ def _resize_axis(data, axis, scale, out_len, roi, p):
     y = np.arange(out_len, dtype=np.float64)
     x = _source_coords(p["coord"], y, scale, in_len, out_len, roi)
     if p["mode"] == "nearest":
-        idx = _nearest_index(x, p["nearest_mode"], scale < 1).astype(np.int64)
+        idx = _nearest_index(x, p["nearest_mode"], scale < 1).astype(np.intp)
         result = np.take(data, np.clip(idx, 0, in_len - 1), axis=axis)
     else:
         idx, weights = _taps(
@@ -117,7 +117,8 @@ def _resize_axis(data, axis, scale, out_len, roi, p):
             p["cubic_a"],
             p["exclude_outside"],
         )
-        idx = np.clip(idx, 0, in_len - 1)
+        # np.take wants np.intp, which is int32 in Pyodide (wasm32).
+        idx = np.clip(idx, 0, in_len - 1).astype(np.intp)
         weights = weights.astype(data.dtype)
         wshape = (-1,) + (1,) * (data.ndim - axis - 1)
         result = None

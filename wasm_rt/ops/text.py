@@ -103,7 +103,7 @@ def string_split(x, *, delimiter=None, maxsplit=None):
     if width:
         # Scatter every piece to (element, position) in one assignment.
         flat_parts = [p for row in parts.reshape(-1) for p in row]
-        n = counts.reshape(-1)
+        n = counts.reshape(-1).astype(np.intp)  # np.repeat wants intp (int32 in wasm32)
         rows = np.repeat(np.arange(x.size), n)
         cols = np.arange(rows.size) - np.repeat(np.cumsum(n) - n, n)
         out.reshape(-1, width)[rows, cols] = _to_object(flat_parts)

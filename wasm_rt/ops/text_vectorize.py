@@ -118,7 +118,9 @@ def tfidf_vectorizer(
             keep = found >= 0
             cols = ngram_indexes[by_size[n][1] + found[keep]]
             row_of = np.repeat(np.arange(n_rows), starts)[keep]
-            counts += np.bincount(row_of * out_size + cols, minlength=counts.size)
+            # bincount wants np.intp, which is int32 in Pyodide (wasm32).
+            flat = (row_of * out_size + cols).astype(np.intp)
+            counts += np.bincount(flat, minlength=counts.size)
     counts = counts.reshape(n_rows, out_size)
 
     w = np.asarray(weights if weights else [], dtype=np.float32)
