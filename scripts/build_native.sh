@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Build wasm_rt/native/gemm.wasm, the SIMD128 float32 GEMM that the numpy
+# provider loads with ctypes inside Pyodide (wasm_rt/native/__init__.py).
+#
+#   scripts/build_native.sh [OUT_DIR]     # default: wasm_rt/native
+#
+# Needs clang and wasm-ld (Debian: apt-get install -y clang lld). The result is
+# committed, so building the wheel does not need clang; tests/test_native_gemm.py
+# checks that this script reproduces the committed file byte for byte.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-wasm_rt/native}
+CC=${CC:-clang}
+WASM_LD=${WASM_LD:-wasm-ld}
+for tool in "$CC" "$WASM_LD"; do
+  command -v "$tool" >/dev/null || {
+    echo "build_native.sh: $tool not found (apt-get install -y clang lld)" >&2
+    exit 1
+  }
+done
+mkdir -p "$out"
+obj=$(mktemp --suffix=.o)
+trap 'rm -f "$obj"' EXIT
+# -fno-builtin keeps clang from turning loops into memset/memcpy calls: the
+# module must not import anything from libc.
+"$CC" --target=wasm32-unknown-emscripten -ffreestanding -fno-builtin -fPIC -O3 \
+  -msimd128 -nostdlib -c wasm_rt/native/gemm.c -o "$obj"
+"$WASM_LD" --experimental-pic -shared --no-entry --export-all "$obj" \
+  -o "$out/gemm.wasm"
+echo "built $out/gemm.wasm ($(wc -c <"$out/gemm.wasm") bytes)"
