@@ -2,7 +2,8 @@
 
 Conv is im2col + one batched matmul over groups: the windows are a strided
 view of the padded input, copied once into a (N, group, C/group*K, L) buffer,
-so BLAS does the arithmetic and Python never loops over pixels.
+so BLAS (or, inside Pyodide, wasm_rt.native's SIMD GEMM) does the arithmetic
+and Python never loops over pixels.
 ConvTranspose is the adjoint: one matmul to (N, group, M/group*K, L), then a
 col2im that loops only over the K kernel taps.
 """
@@ -13,6 +14,7 @@ import math
 
 import numpy as np
 
+from .. import native
 from ..limits import check_alloc
 from ..registry import register
 from ._windows import Windows, pad_for_windows, plan_windows, window_view
@@ -87,7 +89,7 @@ def conv_core(
     check_alloc((n, m) + win.out, dtype, f"{op} output")
     cols = _im2col(x, win, group, dtype)
     wm = w.reshape(group, m // group, -1).astype(dtype, copy=False)
-    y = np.matmul(wm, cols)  # (N, group, M/group, L)
+    y = native.matmul(wm, cols)  # (N, group, M/group, L)
     y = y.reshape((n, m) + win.out)
     if b is not None:
         y += b.astype(dtype, copy=False).reshape((1, m) + (1,) * len(win.out))
@@ -243,7 +245,7 @@ def conv_transpose(
     check_alloc((n, m) + tuple(out), dtype, "ConvTranspose output")
     # (group, M/group*K, C/group) @ (N, group, C/group, L) -> (N, group, M/group*K, L)
     wm = w.reshape(group, cg, mg * k).transpose(0, 2, 1).astype(dtype, copy=False)
-    cols = np.matmul(wm, x.reshape(n, group, cg, length).astype(dtype, copy=False))
+    cols = native.matmul(wm, x.reshape(n, group, cg, length).astype(dtype, copy=False))
     cols = cols.reshape((n, m) + kernel + in_sp)
     # col2im into a buffer covering both the full result and the requested
     # window [begin, begin + out); positions outside either stay zero.
