@@ -10,6 +10,22 @@ cd "$(dirname "$0")/.."
 venv=${VENV:-.venv}
 stamp="$venv/.wasm_rt-setup-stamp"
 
+# System packages: chromium drives the browser tests (Playwright's own browser
+# download does not work offline), npm fetches the Pyodide core.  Installed with
+# apt when missing and we are root; otherwise say what is missing.
+need_apt=()
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+command -v npm >/dev/null || need_apt+=(npm)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "setup: installing ${need_apt[*]} with apt-get"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    echo "setup: missing system packages: ${need_apt[*]} (install them; browser tests need chromium)" >&2
+  fi
+fi
+
 find_python() {
   if [ -n "${PYTHON:-}" ]; then echo "$PYTHON"; return; fi
   for p in python3.13 python3.12 python3.11 python3; do
