@@ -19,8 +19,12 @@
 
 #include <wasm_simd128.h>
 
+#ifndef MR
 #define MR 4
+#endif
+#ifndef NR
 #define NR 8
+#endif
 #define KC 256
 #define MC 128
 #define NC 2048
@@ -41,14 +45,9 @@ static void pack_a_block(int mc, int kc, const float *a, int rsa, int csa,
         int rows = mc - i0 < MR ? mc - i0 : MR;
         const float *src = a + i0 * rsa;
         if (rows == MR) {
-            const float *r0 = src, *r1 = src + rsa, *r2 = src + 2 * rsa,
-                        *r3 = src + 3 * rsa;
             for (int p = 0; p < kc; p++) {
-                int off = p * csa;
-                dst[0] = r0[off];
-                dst[1] = r1[off];
-                dst[2] = r2[off];
-                dst[3] = r3[off];
+                for (int r = 0; r < MR; r++)
+                    dst[r] = src[r * rsa + p * csa];
                 dst += MR;
             }
         } else {
@@ -70,8 +69,8 @@ static void pack_b_block(int kc, int nc, const float *b, int rsb, int csb,
         if (cols == NR && csb == 1) {
             for (int p = 0; p < kc; p++) {
                 const float *row = src + p * rsb;
-                wasm_v128_store(dst, wasm_v128_load(row));
-                wasm_v128_store(dst + 4, wasm_v128_load(row + 4));
+                for (int v = 0; v < NR; v += 4)
+                    wasm_v128_store(dst + v, wasm_v128_load(row + v));
                 dst += NR;
             }
         } else {
@@ -85,67 +84,48 @@ static void pack_b_block(int kc, int nc, const float *b, int rsb, int csb,
     }
 }
 
-#define FMA(acc, x, y) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(x, y))
-
 /*
- * 4 x 8 tile: c[0:4, 0:8] (+)= pa (kc x 4, packed) . pb (kc x 8, packed).
- * When the tile is partial (rows < 4 or cols < 8) it is computed whole into a
- * local buffer (the padding of the panels is zero) and only its valid part is
- * written.
+ * MR x NR tile: c[0:MR, 0:NR] (+)= pa (kc x MR, packed) . pb (kc x NR, packed).
+ * The accumulator arrays have constant bounds, so clang unrolls every loop and
+ * keeps the tile in v128 registers. When the tile is partial (rows < MR or
+ * cols < NR) it is computed whole (the panels' padding is zero) and only its
+ * valid part is written.
  */
+#define NV (NR / 4)
 static void micro_kernel(int kc, const float *pa, const float *pb, float *c,
                          int rsc, int rows, int cols, int add) {
-    v128_t c00 = wasm_f32x4_splat(0.0f), c01 = c00, c10 = c00, c11 = c00;
-    v128_t c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+    v128_t acc[MR][NV];
+    for (int i = 0; i < MR; i++)
+        for (int v = 0; v < NV; v++)
+            acc[i][v] = wasm_f32x4_splat(0.0f);
     for (int p = 0; p < kc; p++) {
-        v128_t b0 = wasm_v128_load(pb);
-        v128_t b1 = wasm_v128_load(pb + 4);
-        v128_t a0 = wasm_v128_load32_splat(pa);
-        v128_t a1 = wasm_v128_load32_splat(pa + 1);
-        FMA(c00, a0, b0);
-        FMA(c01, a0, b1);
-        v128_t a2 = wasm_v128_load32_splat(pa + 2);
-        FMA(c10, a1, b0);
-        FMA(c11, a1, b1);
-        v128_t a3 = wasm_v128_load32_splat(pa + 3);
-        FMA(c20, a2, b0);
-        FMA(c21, a2, b1);
-        FMA(c30, a3, b0);
-        FMA(c31, a3, b1);
+        v128_t bv[NV];
+        for (int v = 0; v < NV; v++)
+            bv[v] = wasm_v128_load(pb + 4 * v);
+        for (int i = 0; i < MR; i++) {
+            v128_t ai = wasm_v128_load32_splat(pa + i);
+            for (int v = 0; v < NV; v++)
+                acc[i][v] = wasm_f32x4_add(acc[i][v], wasm_f32x4_mul(ai, bv[v]));
+        }
         pa += MR;
         pb += NR;
     }
     if (rows == MR && cols == NR) {
-        float *r0 = c, *r1 = c + rsc, *r2 = c + 2 * rsc, *r3 = c + 3 * rsc;
-        if (add) {
-            c00 = wasm_f32x4_add(c00, wasm_v128_load(r0));
-            c01 = wasm_f32x4_add(c01, wasm_v128_load(r0 + 4));
-            c10 = wasm_f32x4_add(c10, wasm_v128_load(r1));
-            c11 = wasm_f32x4_add(c11, wasm_v128_load(r1 + 4));
-            c20 = wasm_f32x4_add(c20, wasm_v128_load(r2));
-            c21 = wasm_f32x4_add(c21, wasm_v128_load(r2 + 4));
-            c30 = wasm_f32x4_add(c30, wasm_v128_load(r3));
-            c31 = wasm_f32x4_add(c31, wasm_v128_load(r3 + 4));
+        for (int i = 0; i < MR; i++) {
+            float *row = c + i * rsc;
+            for (int v = 0; v < NV; v++) {
+                v128_t x = acc[i][v];
+                if (add)
+                    x = wasm_f32x4_add(x, wasm_v128_load(row + 4 * v));
+                wasm_v128_store(row + 4 * v, x);
+            }
         }
-        wasm_v128_store(r0, c00);
-        wasm_v128_store(r0 + 4, c01);
-        wasm_v128_store(r1, c10);
-        wasm_v128_store(r1 + 4, c11);
-        wasm_v128_store(r2, c20);
-        wasm_v128_store(r2 + 4, c21);
-        wasm_v128_store(r3, c30);
-        wasm_v128_store(r3 + 4, c31);
         return;
     }
     float tile[MR * NR] __attribute__((aligned(16)));
-    wasm_v128_store(tile + 0, c00);
-    wasm_v128_store(tile + 4, c01);
-    wasm_v128_store(tile + 8, c10);
-    wasm_v128_store(tile + 12, c11);
-    wasm_v128_store(tile + 16, c20);
-    wasm_v128_store(tile + 20, c21);
-    wasm_v128_store(tile + 24, c30);
-    wasm_v128_store(tile + 28, c31);
+    for (int i = 0; i < MR; i++)
+        for (int v = 0; v < NV; v++)
+            wasm_v128_store(tile + i * NR + 4 * v, acc[i][v]);
     for (int i = 0; i < rows; i++) {
         float *row = c + i * rsc;
         for (int j = 0; j < cols; j++)
