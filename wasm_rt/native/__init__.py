@@ -74,7 +74,10 @@ def _load() -> _Kernel | None:
 
 
 def status() -> dict:
-    """Whether the native kernel is in use: ``{"native", "reason", "calls"}``."""
+    """Whether the native kernel is in use: ``{"native", "reason", "calls"}``.
+
+    ``calls`` counts the products :func:`matmul` handled natively.
+    """
     _load()
     return dict(_status)
 
@@ -124,9 +127,14 @@ def _native_matmul(kernel: _Kernel, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         )
     batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
     out = np.empty(batch + (m, n), dtype=_F32)
+    _status["calls"] += 1
     if out.size:
-        _run(kernel, np.broadcast_to(a2, batch + (m, k)),
-             np.broadcast_to(b2, batch + (k, n)), out)
+        _run(
+            kernel,
+            np.broadcast_to(a2, batch + (m, k)),
+            np.broadcast_to(b2, batch + (k, n)),
+            out,
+        )
     if a.ndim == 1:
         out = out[..., 0, :]
     if b.ndim == 1:
@@ -157,11 +165,21 @@ def _run(kernel: _Kernel, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> None:
         ob = sum(i * s for i, s in zip(outer, bb)) * 4
         oc = sum(i * s for i, s in zip(outer, bc)) * 4
         kernel.batched(
-            inner, m, n, k,
-            pa + oa, ba[-1], sa[-2], sa[-1],
-            pb + ob, bb[-1], sb[-2], sb[-1],
-            pc + oc, bc[-1], sc[-2],
-            0, kernel.work,
+            inner,
+            m,
+            n,
+            k,
+            pa + oa,
+            ba[-1],
+            sa[-2],
+            sa[-1],
+            pb + ob,
+            bb[-1],
+            sb[-2],
+            sb[-1],
+            pc + oc,
+            bc[-1],
+            sc[-2],
+            0,
+            kernel.work,
         )
-    _status["calls"] += 1
-
