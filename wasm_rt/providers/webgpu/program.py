@@ -114,6 +114,9 @@ class Emitter:
         # barrier-free register blocking (CPU-emulated adapters such as SwiftShader).
         self.tiling = "workgroup"
         self.f16 = True  # whether the adapter has shader-f16
+        # Set by an op when the dispatch whose $ACT epilogue may absorb a following
+        # Relu is not its last one (a linear copy may follow it).
+        self.act_dispatch: int | None = None
         # Set by the segment builder: turns a host array into a GTensor.
         self.upload: Callable[[np.ndarray], GTensor] | None = None
 

@@ -25,7 +25,7 @@ from .program import Emitter, GTensor, SegmentProgram, Unsupported, storage_dtyp
 
 PLANS_PER_SEGMENT = 4
 # Kernels with an $ACT epilogue that a following Relu can be folded into.
-FUSABLE_KERNELS = {"linalg/matmul", "linalg/matmul_reg", "linalg/gemv", "conv/conv_gemm",
+FUSABLE_KERNELS = {"linalg/matmul", "linalg/matmul_reg", "linalg/matmul_vec4", "linalg/gemv", "conv/conv_gemm",
                    "conv/conv_reg", "conv/conv_direct", "norm/batchnorm"}
 # Deterministic ops whose outputs are constants when every input is: their
 # dispatches run once per plan (light models make all weights this way).
@@ -340,6 +340,7 @@ class SegmentRunner:
             mark = (len(program.slot_bytes), len(program.dispatches), dict(program.uploads),
                     dict(program.constants), dict(uploads), len(anon))
             e.node_name = node.name
+            e.act_dispatch = None
             if self._fuse_activation(node, values, producers, readers, outputs, program):
                 seg.nodes.append(node.name)
                 self.placement[node.name] = self.name
@@ -370,9 +371,11 @@ class SegmentRunner:
                 if name:
                     values[name] = out
             if len(program.dispatches) > mark[1] and node.outputs and isinstance(values.get(node.outputs[0]), GTensor):
-                last = program.dispatches[-1]
-                if last.kernel in FUSABLE_KERNELS and last.slots[-1] == values[node.outputs[0]].slot:
-                    producers[node.outputs[0]] = len(program.dispatches) - 1
+                idx = e.act_dispatch if e.act_dispatch is not None else len(program.dispatches) - 1
+                last = program.dispatches[idx]
+                if last.kernel in FUSABLE_KERNELS and (
+                        e.act_dispatch is not None or last.slots[-1] == values[node.outputs[0]].slot):
+                    producers[node.outputs[0]] = idx
             if node.op_type in CONSTANT_FOLDABLE and all(not n or n in const_names for n in node.inputs):
                 const_names.update(o for o in node.outputs if o)
                 n_const_dispatches.extend(range(mark[1], len(program.dispatches)))

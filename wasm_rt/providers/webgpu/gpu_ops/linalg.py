@@ -62,14 +62,22 @@ def emit_matmul(e, a, b, c=None, *, trans_a=False, trans_b=False, alpha=1.0, bet
     params += batch_strides(sa[:-2], sa[-1] * sa[-2]) + [0] * (4 - r)
     params += batch_strides(sb[:-2], sb[-1] * sb[-2]) + [0] * (4 - r)
     params += cstr + [0] * (4 - r)
-    if m <= 4 and n <= 65535:
-        kernel, groups = "linalg/gemv", (n, m, nb)
-    else:
-        kernel = "linalg/matmul_reg" if e.tiling == "registers" else "linalg/matmul"
-        groups = (-(-n // 32), -(-m // 32), nb)
+    kernel, groups = _pick_kernel(e, m, n, k, sam, sak, sbk, sbn, nb,
+                                  batch_strides(sa[:-2], sa[-1] * sa[-2]) + batch_strides(sb[:-2], sb[-1] * sb[-2]))
     e.dispatch(kernel, dtype, params, [a, b, c if has_c else a, y],
                defines={"HAS_C": has_c, "ACT": act}, groups=groups)
     return y, squeeze_a, squeeze_b
+
+
+def _pick_kernel(e, m, n, k, sam, sak, sbk, sbn, nb, batch_strides):
+    """GEMV for few rows; else workgroup tiles, or register blocks (vec4 when aligned)."""
+    if m <= 4 and n <= 65535:
+        return "linalg/gemv", (n, m, nb)
+    groups = (-(-n // 32), -(-m // 32), nb)
+    if e.tiling != "registers":
+        return "linalg/matmul", groups
+    aligned = sak == 1 and sbn == 1 and all(v % 4 == 0 for v in [n, k, sam, sbk] + list(batch_strides))
+    return ("linalg/matmul_vec4" if aligned else "linalg/matmul_reg"), groups
 
 
 def emit_matmul_raw(e, a, b, c, y, *, m, n, k, sam, sak, sbk, sbn, scm, scn, batch, a_batch,
@@ -82,11 +90,7 @@ def emit_matmul_raw(e, a, b, c, y, *, m, n, k, sam, sak, sbk, sbn, scm, scn, bat
     params += list(batch) + [1] * (4 - r)
     for s in (a_batch, b_batch, c_batch):
         params += list(s) + [0] * (4 - r)
-    if m <= 4 and n <= 65535:
-        kernel, groups = "linalg/gemv", (n, m, nb)
-    else:
-        kernel = "linalg/matmul_reg" if e.tiling == "registers" else "linalg/matmul"
-        groups = (-(-n // 32), -(-m // 32), nb)
+    kernel, groups = _pick_kernel(e, m, n, k, sam, sak, sbk, sbn, nb, list(a_batch) + list(b_batch))
     if nb > 65535 or max(groups) > 65535:
         raise Unsupported(f"matmul grid {groups} too large")
     e.dispatch(kernel, dtype, params, [a, b, e.gpu(c) if has_c else a, y],

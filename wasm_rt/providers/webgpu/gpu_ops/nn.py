@@ -8,7 +8,7 @@ import numpy as np
 
 from ..program import Unsupported, host_value
 from . import gpu_op
-from ._common import require_float, shape_of
+from ._common import emit_copy, require_float, shape_of
 
 
 def _spatial2d(shape):
@@ -98,23 +98,43 @@ def _conv_as_matmul(e, x, w, bias, y, params, dtype):
     """Conv as (im2col unless 1x1/stride 1/no pad) + the batched matmul kernel.
 
     Batches are (n, g): A = the group's weights (Mg x K), B = the group's
-    columns (K x P), Y lands as (N, G, Mg, P) = (N, M, OH, OW).
+    columns (K x P), Y lands as (N, G, Mg, P) = (N, M, OH, OW). With register
+    tiling, K and P are padded to multiples of 4 (zero weights / columns) so the
+    vec4 matmul applies; a strided copy then drops the padded columns.
     """
     from .linalg import emit_matmul_raw
 
     C, H, W, M, OH, OW, KH, KW, SH, SW, PH, PW, DH, DW, G, Cg, Mg, _ = params
     N, P, K = x.shape[0], OH * OW, Cg * KH * KW
     pointwise = KH == KW == 1 and SH == SW == 1 and PH == PW == 0 and OH * OW == H * W
-    if pointwise:
+    pad = e.tiling == "registers" and (K % 4 or P % 4) and Mg > 4
+    K4, P4 = (-(-K // 4) * 4, -(-P // 4) * 4) if pad else (K, P)
+    if pointwise and not pad:
         cols, b_batch = x, [C * P, Cg * P]
     else:
-        cols = e.new((N, G, K, P), dtype)
-        e.dispatch("conv/im2col", dtype, params[:17] + [cols.size], [x, cols], threads=cols.size)
-        b_batch = [G * K * P, K * P]
+        cols = e.new((N, G, K4, P4), dtype)
+        e.dispatch("conv/im2col", dtype, params[:17] + [cols.size, K4, P4], [x, cols], threads=cols.size)
+        b_batch = [G * K4 * P4, K4 * P4]
+    if K4 != K:
+        w = _pad_last(e, e.view(w, (M, K)), K4)
+    out = y if P4 == P else e.new((N, M, P4), dtype)
     emit_matmul_raw(
-        e, w, cols, bias, y, m=Mg, n=P, k=K, sam=K, sak=1, sbk=P, sbn=1,
-        scm=1, scn=0, batch=[N, G], a_batch=[0, Mg * K], b_batch=b_batch, c_batch=[0, Mg],
+        e, w, cols, bias, out, m=Mg, n=P4, k=K4, sam=K4, sak=1, sbk=P4, sbn=1,
+        scm=1, scn=0, batch=[N, G], a_batch=[0, Mg * K4], b_batch=b_batch, c_batch=[0, Mg],
         dtype=dtype)
+    e.act_dispatch = len(e.program.dispatches) - 1
+    if out is not y:
+        emit_copy(e, out, y, [N * M, P], [P4, 1], [P, 1])
+
+
+def _pad_last(e, w, k4):
+    """(M, K) -> (M, k4) with zero columns (data/pad)."""
+    m, k = w.shape
+    out = e.new((m, k4), w.dtype)
+    params = [out.size, 0.0, 0, 0, m, k4, 1, 1, 1, 1, 1, 1, m, k, 1, 1, 1, 1, 1, 1,
+              0, 0, 0, 0, 0, 0, 0, 0, k, 1, 0, 0, 0, 0, 0, 0]
+    e.dispatch("data/pad", w.dtype, params, [w, out], defines={"RANK": 2, "MODE": 0}, threads=out.size)
+    return out
 
 
 @gpu_op("ConvTranspose")
