@@ -11,11 +11,14 @@ venv=${VENV:-.venv}
 stamp="$venv/.wasm_rt-setup-stamp"
 
 # System packages: chromium drives the browser tests (Playwright's own browser
-# download does not work offline), npm fetches the Pyodide core.  Installed with
+# download does not work offline), npm fetches the Pyodide core, clang/lld
+# rebuild the SIMD GEMM side module.  Installed with
 # apt when missing and we are root; otherwise say what is missing.
 need_apt=()
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 command -v npm >/dev/null || need_apt+=(npm)
+# tests/test_native_gemm.py rebuilds wasm_rt/native/gemm.wasm with clang and lld.
+command -v wasm-ld >/dev/null || need_apt+=(clang lld)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
     echo "setup: installing ${need_apt[*]} with apt-get"
