@@ -392,3 +392,21 @@ def test_profiling_off_returns_empty():
 def test_binary_file_object_required():
     with pytest.raises(wasm_rt.InvalidArgument, match="binary mode"):
         wasm_rt.InferenceSession(io.StringIO("not bytes"))
+
+
+def test_failure_inside_subgraph_names_inner_node_once():
+    x = helper.make_tensor_value_info("x", T.FLOAT, None)
+    s = helper.make_tensor_value_info("s", T.INT64, None)
+    c = helper.make_tensor_value_info("c", T.BOOL, [])
+    y = helper.make_tensor_value_info("y", T.FLOAT, None)
+    then_g = helper.make_graph([helper.make_node("Reshape", ["x", "s"], ["t"], name="inner_reshape")], "then", [],
+                               [helper.make_tensor_value_info("t", T.FLOAT, None)])
+    else_g = helper.make_graph([helper.make_node("Identity", ["x"], ["e"])], "else", [],
+                               [helper.make_tensor_value_info("e", T.FLOAT, None)])
+    m = _model([helper.make_node("If", ["c"], ["y"], name="outer_if", then_branch=then_g, else_branch=else_g)],
+               [x, s, c], [y])
+    sess = wasm_rt.InferenceSession(m.SerializeToString())
+    with pytest.raises(wasm_rt.Fail) as info:
+        sess.run(None, {"x": X, "s": np.array([5], np.int64), "c": np.array(True)})
+    assert str(info.value).startswith("node 'inner_reshape' (Reshape) failed")
+    assert str(info.value).count("failed (kernel") == 1

@@ -212,7 +212,7 @@ class Executor:
             else:
                 result = step.kernel.fn(*args, **node.attrs)
         except WasmRtError as e:
-            if isinstance(e, _NodeError):
+            if getattr(e, "node", None):
                 raise
             raise _wrap(type(e), step, e) from e
         except MemoryError as e:
@@ -238,24 +238,17 @@ class Executor:
             )
 
 
-class _NodeError:
-    """Marker mixed into errors that already name their node, so nesting adds no noise."""
-
-
-_wrapped_classes: dict[type, type] = {}
-
-
 def _wrap(cls: type, step: Step, cause: BaseException) -> WasmRtError:
-    sub = _wrapped_classes.get(cls)
-    if sub is None:
-        sub = type(cls.__name__, (cls, _NodeError), {"__module__": cls.__module__})
-        _wrapped_classes[cls] = sub
+    """An error of class ``cls`` that names the failing node; ``.node`` marks it
+    so an enclosing If/Loop node does not wrap it a second time."""
     node = step.node
-    detail = f"{type(cause).__name__}: {cause}" if not isinstance(cause, WasmRtError) else str(cause)
-    return sub(
+    detail = str(cause) if isinstance(cause, WasmRtError) else f"{type(cause).__name__}: {cause}"
+    err = cls(
         f"{node.describe()} failed (kernel {step.kernel.qualified_name}, opset {step.opset}, "
         f"provider {step.provider}): {detail}"
     )
+    err.node = node.name
+    return err
 
 
 def _shape_of(v) -> Any:
