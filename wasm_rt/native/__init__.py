@@ -47,7 +47,14 @@ class _Kernel:
 
 
 _kernel: _Kernel | None = None
-_status = {"native": False, "reason": "not loaded yet", "calls": 0}
+_status = {"native": False, "reason": "not loaded yet", "calls": 0, "flops": 0}
+_enabled = True
+
+
+def set_enabled(enabled: bool) -> None:
+    """Turn the native kernel off (np.matmul everywhere) or back on: for A/B runs."""
+    global _enabled
+    _enabled = bool(enabled)
 
 
 def _load() -> _Kernel | None:
@@ -60,7 +67,7 @@ def _load() -> _Kernel | None:
         return None
     try:
         _kernel = _Kernel(WASM_PATH)
-    except Exception as exc:  # any loading failure means: use numpy
+    except Exception as exc:  # noqa: BLE001 - any loading failure means: use numpy
         _status["reason"] = f"{type(exc).__name__}: {exc}"
         warnings.warn(
             f"wasm_rt: the SIMD GEMM ({WASM_PATH.name}) did not load, matrix products "
@@ -76,7 +83,8 @@ def _load() -> _Kernel | None:
 def status() -> dict:
     """Whether the native kernel is in use: ``{"native", "reason", "calls"}``.
 
-    ``calls`` counts the products :func:`matmul` handled natively.
+    ``calls`` counts the products :func:`matmul` handled natively and ``flops``
+    their floating-point operations (2 * M * N * K per matrix).
     """
     _load()
     return dict(_status)
@@ -86,7 +94,7 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``np.matmul(a, b)``, through the SIMD128 kernel for float32 inside Pyodide."""
     a = np.asarray(a)
     b = np.asarray(b)
-    if a.dtype != _F32 or b.dtype != _F32 or a.ndim == 0 or b.ndim == 0:
+    if not _enabled or a.dtype != _F32 or b.dtype != _F32 or a.ndim == 0 or b.ndim == 0:
         return np.matmul(a, b)
     kernel = _load()
     if kernel is None:
@@ -128,6 +136,7 @@ def _native_matmul(kernel: _Kernel, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
     out = np.empty(batch + (m, n), dtype=_F32)
     _status["calls"] += 1
+    _status["flops"] += 2 * out.size * k
     if out.size:
         _run(
             kernel,
