@@ -44,6 +44,35 @@ static void pack_a_block(int mc, int kc, const float *a, int rsa, int csa,
     for (int i0 = 0; i0 < mc; i0 += MR) {
         int rows = mc - i0 < MR ? mc - i0 : MR;
         const float *src = a + i0 * rsa;
+#if MR == 4
+        if (rows == MR && csa == 1) {
+            /* Rows are contiguous: transpose 4 x 4 blocks in registers. */
+            const float *r0 = src, *r1 = src + rsa, *r2 = src + 2 * rsa,
+                        *r3 = src + 3 * rsa;
+            int p = 0;
+            for (; p + 4 <= kc; p += 4) {
+                v128_t x0 = wasm_v128_load(r0 + p), x1 = wasm_v128_load(r1 + p);
+                v128_t x2 = wasm_v128_load(r2 + p), x3 = wasm_v128_load(r3 + p);
+                v128_t t0 = wasm_i32x4_shuffle(x0, x1, 0, 4, 1, 5);
+                v128_t t1 = wasm_i32x4_shuffle(x0, x1, 2, 6, 3, 7);
+                v128_t t2 = wasm_i32x4_shuffle(x2, x3, 0, 4, 1, 5);
+                v128_t t3 = wasm_i32x4_shuffle(x2, x3, 2, 6, 3, 7);
+                wasm_v128_store(dst, wasm_i32x4_shuffle(t0, t2, 0, 1, 4, 5));
+                wasm_v128_store(dst + 4, wasm_i32x4_shuffle(t0, t2, 2, 3, 6, 7));
+                wasm_v128_store(dst + 8, wasm_i32x4_shuffle(t1, t3, 0, 1, 4, 5));
+                wasm_v128_store(dst + 12, wasm_i32x4_shuffle(t1, t3, 2, 3, 6, 7));
+                dst += 16;
+            }
+            for (; p < kc; p++) {
+                dst[0] = r0[p];
+                dst[1] = r1[p];
+                dst[2] = r2[p];
+                dst[3] = r3[p];
+                dst += MR;
+            }
+            continue;
+        }
+#endif
         if (rows == MR) {
             for (int p = 0; p < kc; p++) {
                 for (int r = 0; r < MR; r++)
