@@ -17,8 +17,15 @@ def normalize_axes(axes, rank: int) -> tuple[int, ...]:
 
 
 def as_int_list(t) -> list[int]:
-    """An int64 tensor input (shape, axes, pads ...) as a list of Python ints."""
-    return [int(v) for v in np.asarray(t).reshape(-1)]
+    """An integer tensor input (shape, axes, pads ...) as a list of Python ints.
+
+    A float, complex or string tensor here is a malformed model; int() would
+    silently truncate it (or warn and drop the imaginary part).
+    """
+    arr = np.asarray(t)
+    if arr.dtype.kind not in "iub":
+        raise ValueError(f"expected an integer tensor (shape, axes, pads ...), got {arr.dtype}")
+    return [int(v) for v in arr.reshape(-1)]
 
 
 def check_index_range(indices: np.ndarray, dim: int, what: str) -> np.ndarray:
