@@ -199,3 +199,46 @@ json.dumps({{"y": base64.b64encode(y.astype(np.float32).tobytes()).decode(),
     assert result["calls"] >= 5
     assert actual.shape == expected.shape
     np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-5)
+
+
+FALLBACK_PY = r"""
+import json, pathlib, warnings
+import numpy as np
+import wasm_rt.native as n
+
+saved = (n._kernel, dict(n._status), n.WASM_PATH)
+try:
+    # A fresh process whose gemm.wasm is broken: the first product warns once
+    # with the reason, and every product then goes through np.matmul.
+    bad = pathlib.Path("/tmp/not_a_module.wasm")
+    bad.write_bytes(b"this is not wasm")
+    n._kernel, n.WASM_PATH = None, bad
+    n._status.update(native=False, reason="not loaded yet")
+    a = np.ones((3, 4), np.float32)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        y = [n.matmul(a, a.T) for _ in range(3)]
+    result = {
+        "warnings": [str(w.message) for w in caught],
+        "status": n.status(),
+        "equal": all(np.array_equal(v, a @ a.T) for v in y),
+    }
+finally:
+    n._kernel, status, n.WASM_PATH = saved
+    n._status.clear()
+    n._status.update(status)
+json.dumps(result)
+"""
+
+
+def test_a_broken_module_warns_once_and_falls_back(py_page):
+    result = run_py(py_page, FALLBACK_PY)
+    assert result["equal"]
+    assert len(result["warnings"]) == 1, result["warnings"]
+    assert "did not load" in result["warnings"][0]
+    assert not result["status"]["native"]
+    assert result["status"]["reason"] in result["warnings"][0]
+    # The page's real kernel is back for the other tests.
+    assert run_py(
+        py_page, "import json, wasm_rt.native as n\njson.dumps(n.status()['native'])"
+    )
