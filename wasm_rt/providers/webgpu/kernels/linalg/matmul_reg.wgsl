@@ -37,20 +37,30 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
     let sbk = pu(5u);
     let sbn = pu(6u);
     // Clamp out-of-range rows/columns onto valid ones; their results are not stored.
-    var ra: array<u32, 4>;
-    var cb: array<u32, 4>;
-    for (var i = 0u; i < 4u; i++) {
-        ra[i] = a_off + min(row0 + i, M - 1u) * sam;
-        cb[i] = b_off + min(col0 + i, N - 1u) * sbn;
-    }
-    var acc: array<vec4<f32>, 4>;
+    // Accumulators are separate variables with constant names: SwiftShader keeps
+    // them in registers, while a dynamically indexed private array goes to memory.
+    let ra0 = a_off + min(row0, M - 1u) * sam;
+    let ra1 = a_off + min(row0 + 1u, M - 1u) * sam;
+    let ra2 = a_off + min(row0 + 2u, M - 1u) * sam;
+    let ra3 = a_off + min(row0 + 3u, M - 1u) * sam;
+    let cb0 = b_off + min(col0, N - 1u) * sbn;
+    let cb1 = b_off + min(col0 + 1u, N - 1u) * sbn;
+    let cb2 = b_off + min(col0 + 2u, N - 1u) * sbn;
+    let cb3 = b_off + min(col0 + 3u, N - 1u) * sbn;
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
     for (var k = 0u; k < K; k++) {
-        let bv = vec4<f32>(f32(B[cb[0] + k * sbk]), f32(B[cb[1] + k * sbk]),
-                           f32(B[cb[2] + k * sbk]), f32(B[cb[3] + k * sbk]));
-        for (var i = 0u; i < 4u; i++) {
-            acc[i] = fma(vec4<f32>(f32(A[ra[i] + k * sak])), bv, acc[i]);
-        }
+        let kb = k * sbk;
+        let ka = k * sak;
+        let bv = vec4<f32>(f32(B[cb0 + kb]), f32(B[cb1 + kb]), f32(B[cb2 + kb]), f32(B[cb3 + kb]));
+        acc0 = fma(vec4<f32>(f32(A[ra0 + ka])), bv, acc0);
+        acc1 = fma(vec4<f32>(f32(A[ra1 + ka])), bv, acc1);
+        acc2 = fma(vec4<f32>(f32(A[ra2 + ka])), bv, acc2);
+        acc3 = fma(vec4<f32>(f32(A[ra3 + ka])), bv, acc3);
     }
+    let acc = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
     let alpha = pf(9u);
     let beta = pf(10u);
     let y_off = wid.z * M * N;
