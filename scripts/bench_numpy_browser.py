@@ -132,11 +132,14 @@ async def gemm_share(name, spec):
              for k, (dtype, dims, f) in spec.items()}
     sess = wasm_rt.InferenceSession(model)
     sess.run(None, feeds)
-    _spent[0] = 0.0
-    total = _timed(lambda: sess.run(None, feeds))
-    spent = _spent[0]
+    best = None
+    for _ in range(3):  # the quietest of three runs: this machine is noisy
+        _spent[0] = 0.0
+        total = _timed(lambda: sess.run(None, feeds))
+        if best is None or total < best["total"]:
+            best = {"total": total, "gemm": _spent[0]}
     native.matmul = _orig
-    return json.dumps({"total": total, "gemm": spent})
+    return json.dumps(best)
 json.dumps(1)
 """
 
