@@ -410,3 +410,43 @@ def test_failure_inside_subgraph_names_inner_node_once():
         sess.run(None, {"x": X, "s": np.array([5], np.int64), "c": np.array(True)})
     assert str(info.value).startswith("node 'inner_reshape' (Reshape) failed")
     assert str(info.value).count("failed (kernel") == 1
+
+
+def test_ir3_initializers_listed_as_inputs_are_constants():
+    """Before IR 4 every initializer is also a graph input; like onnxruntime, they are
+    constants there (foldable, not feedable), not overridable defaults."""
+    x = helper.make_tensor_value_info("x", T.FLOAT, [3])
+    w_in = helper.make_tensor_value_info("w", T.FLOAT, [3])
+    y = helper.make_tensor_value_info("y", T.FLOAT, [3])
+    w = numpy_helper.from_array(np.ones(3, np.float32), "w")
+    m = _model([helper.make_node("Add", ["w", "w"], ["w2"], name="fold_me"), helper.make_node("Add", ["x", "w2"], ["y"])],
+               [x, w_in], [y], [w])
+    m.ir_version = 3
+    sess = wasm_rt.InferenceSession(m.SerializeToString())
+    assert [a.name for a in sess.get_inputs()] == ["x"] and sess.get_overridable_initializers() == []
+    assert "fold_me" not in [n for n, _, _ in sess.node_placement()]
+    with pytest.raises(wasm_rt.InvalidArgument, match=r"unknown input name\(s\) \['w'\]"):
+        sess.run(None, {"x": np.zeros(3, np.float32), "w": np.ones(3, np.float32)})
+
+
+def test_conv_batchnorm_fusion_matches_unfused():
+    rng = np.random.default_rng(0)
+    x = helper.make_tensor_value_info("x", T.FLOAT, [2, 3, 8, 8])
+    y = helper.make_tensor_value_info("y", T.FLOAT, None)
+    inits = [numpy_helper.from_array(a.astype(np.float32), n) for n, a in {
+        "W": rng.standard_normal((4, 3, 3, 3)), "B": rng.standard_normal(4),
+        "gamma": rng.uniform(0.5, 2, 4), "beta": rng.standard_normal(4),
+        "mean": rng.standard_normal(4), "var": rng.uniform(0.1, 2, 4)}.items()]
+    nodes = [helper.make_node("Conv", ["x", "W", "B"], ["c"], pads=[1, 1, 1, 1], name="conv"),
+             helper.make_node("BatchNormalization", ["c", "gamma", "beta", "mean", "var"], ["y"], epsilon=1e-3)]
+    m = _model(nodes, [x], [y], inits).SerializeToString()
+    feed = {"x": rng.standard_normal((2, 3, 8, 8)).astype(np.float32)}
+    opts = wasm_rt.SessionOptions()
+    opts.graph_optimization_level = wasm_rt.GraphOptimizationLevel.ORT_DISABLE_ALL
+    plain = wasm_rt.InferenceSession(m, opts).run(None, feed)[0]
+    fused_sess = wasm_rt.InferenceSession(m)
+    assert "conv_batchnorm_fusion" in fused_sess.applied_optimizations
+    assert [op for _, op, _ in fused_sess.node_placement()] == ["Conv"]
+    # One float32 rounding of the folded weights vs rounding after conv and after BN.
+    np.testing.assert_allclose(fused_sess.run(None, feed)[0], plain, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(fused_sess.run(None, feed)[0], run_ort(m, feed)[0], rtol=1e-5, atol=1e-5)

@@ -125,13 +125,18 @@ class InferenceSession:
             self._metadata = loaded.metadata
             self._opsets = loaded.opsets
             graph = build_model_graph(loaded.proto, loaded.ext)
+            ir_version = loaded.proto.ir_version
             del loaded
             self._providers = _make_providers(providers, provider_options)
             self._graph = graph
-            # Initializers listed as graph inputs can be fed at run time (IR >= 4 semantics).
-            overridable = frozenset(vi.name for vi in graph.inputs if vi.name in graph.initializers)
+            # From IR 4 an initializer listed as a graph input is a default the caller
+            # may override; before IR 4 every initializer had to be listed there and is
+            # a constant (onnxruntime makes the same distinction).
+            overridable = frozenset(
+                vi.name for vi in graph.inputs if vi.name in graph.initializers and ir_version >= 4
+            )
             self._inputs = [vi for vi in graph.inputs if vi.name not in graph.initializers]
-            self._overridable = [vi for vi in graph.inputs if vi.name in graph.initializers]
+            self._overridable = [vi for vi in graph.inputs if vi.name in overridable]
             self._outputs = list(graph.outputs)
             self.applied_optimizations = optimize(
                 graph,

@@ -15,6 +15,7 @@ from ..ir import Graph
 from ..providers.base import ExecutionProvider
 from .constant_folding import fold_constants
 from .dead_code import remove_dead_nodes
+from .fusion import fuse_conv_batchnorm
 
 
 class GraphOptimizationLevel(enum.IntEnum):
@@ -39,6 +40,8 @@ class PassContext:
 PASSES: list[tuple[GraphOptimizationLevel, str, Callable[[Graph, PassContext], bool]]] = [
     (GraphOptimizationLevel.ORT_ENABLE_BASIC, "constant_folding", fold_constants),
     (GraphOptimizationLevel.ORT_ENABLE_BASIC, "dead_node_elimination", remove_dead_nodes),
+    # onnxruntime counts this among its basic, semantics-preserving fusions.
+    (GraphOptimizationLevel.ORT_ENABLE_BASIC, "conv_batchnorm_fusion", fuse_conv_batchnorm),
 ]
 
 

@@ -1,0 +1,72 @@
+"""Fusions that fold one node's arithmetic into its producer's constant weights."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..ir import Graph, Node
+
+if TYPE_CHECKING:
+    from . import PassContext
+
+
+def fuse_conv_batchnorm(graph: Graph, ctx: "PassContext") -> bool:
+    """Conv followed by inference BatchNormalization becomes one Conv.
+
+    BN(conv(x, W) + B) = conv(x, W * s) + (B - mean) * s + beta with
+    s = gamma / sqrt(var + eps), per output channel; the products are taken in
+    float64 and stored in the weights' dtype, as onnxruntime's fusion does.
+    """
+    consumers: dict[str, list[Node]] = {}
+    for node in graph.nodes:
+        for name in node.inputs:
+            consumers.setdefault(name, []).append(node)
+        for g in node.subgraphs():
+            for name in g.outer_refs():
+                consumers.setdefault(name, []).append(node)
+    outputs = {vi.name for vi in graph.outputs}
+    constants = set(graph.initializers) - ctx.overridable
+    removed: set[int] = set()
+    for conv in graph.nodes:
+        if conv.op_type != "Conv" or conv.domain or len(conv.outputs) != 1:
+            continue
+        y = conv.outputs[0]
+        users = consumers.get(y, [])
+        if y in outputs or len(users) != 1:
+            continue
+        bn = users[0]
+        if not _is_inference_bn(bn, y, constants):
+            continue
+        weights = [n for n in conv.inputs[1:] if n]
+        if not all(n in constants for n in weights):
+            continue
+        w = graph.initializers[conv.inputs[1]]
+        if w.dtype.kind != "f":
+            continue
+        gamma, beta, mean, var = (graph.initializers[n].astype(np.float64) for n in bn.inputs[1:5])
+        scale = gamma / np.sqrt(var + float(bn.attrs.get("epsilon", 1e-5)))
+        b = graph.initializers[conv.inputs[2]] if len(conv.inputs) > 2 and conv.inputs[2] else np.zeros(w.shape[0])
+        new_w = (w.astype(np.float64) * scale.reshape((-1,) + (1,) * (w.ndim - 1))).astype(w.dtype)
+        new_b = ((b.astype(np.float64) - mean) * scale + beta).astype(w.dtype)
+        w_name, b_name = f"{conv.name}__bn_fused_W", f"{conv.name}__bn_fused_B"
+        graph.initializers[w_name], graph.initializers[b_name] = new_w, new_b
+        conv.inputs = [conv.inputs[0], w_name, b_name]
+        conv.outputs = [bn.outputs[0]]
+        removed.add(id(bn))
+    if not removed:
+        return False
+    graph.nodes = [n for n in graph.nodes if id(n) not in removed]
+    return True
+
+
+def _is_inference_bn(bn: Node, x: str, constants: set[str]) -> bool:
+    if bn.op_type != "BatchNormalization" or bn.domain or len(bn.inputs) != 5:
+        return False
+    if bn.inputs[0] != x or not all(n in constants for n in bn.inputs[1:]):
+        return False
+    if len([o for o in bn.outputs if o]) != 1 or bn.attrs.get("training_mode", 0):
+        return False
+    # Old opsets: spatial=0 normalises per element, is_test=0 means training.
+    return bn.attrs.get("spatial", 1) == 1 and bn.attrs.get("is_test", 1) != 0
