@@ -40,10 +40,13 @@ async def run_both(graph, feeds, opset=21, gpu_options=None):
     return gpu, plan, ex, want, got, report
 
 
+GPU_OPTIONS = {}  # provider options for check(); tests switch tiling through it
+
+
 async def check(op, inputs, attrs=None, n_out=1, consts=(), opset=21, rtol=1e-4, atol=1e-5):
     graph = graph_of(op, inputs, attrs or {}, n_out, consts)
     feeds = {n: v for n, v in inputs.items() if v is not None and n not in consts}
-    gpu, plan, ex, want, got, report = await run_both(graph, feeds, opset)
+    gpu, plan, ex, want, got, report = await run_both(graph, feeds, opset, GPU_OPTIONS)
     errors = []
     for name in want:
         a, b = np.asarray(got[name]), np.asarray(want[name])
@@ -61,3 +64,24 @@ async def check(op, inputs, attrs=None, n_out=1, consts=(), opset=21, rtol=1e-4,
 
 def dumps(v):
     return json.dumps(v)
+
+
+async def check_expected(op, inputs, expected, attrs=None, consts=(), opset=21, rtol=1e-4, atol=1e-5):
+    """Like check(), against outputs computed on the host (onnxruntime)."""
+    graph = graph_of(op, inputs, attrs or {}, len(expected), consts)
+    feeds = {n: v for n, v in inputs.items() if v is not None and n not in consts}
+    gpu = WebGpuExecutionProvider(GPU_OPTIONS)
+    planner = Planner({"": opset}, [gpu, NumpyExecutionProvider()])
+    plan = planner.plan(graph)
+    ex = Executor(planner.plans)
+    got = await gpu.run_plan_async(ex, plan, dict(feeds))
+    where = gpu.placement_report(plan)["nodes"][0]["provider"]
+    gpu.release()
+    errors = []
+    for i, b in enumerate(expected):
+        a = np.asarray(got[f"y{i}"])
+        if a.shape != b.shape or a.dtype != b.dtype:
+            errors.append(f"y{i}: got {a.dtype}{a.shape}, want {b.dtype}{b.shape}")
+        elif not np.allclose(a, b, rtol=rtol, atol=atol):
+            errors.append(f"y{i}: max abs err {float(np.max(np.abs(a - b))):.3g}")
+    return {"errors": errors, "where": where}

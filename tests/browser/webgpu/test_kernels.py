@@ -28,10 +28,7 @@ CASES = {f"unary-{op}": f'check("{op}", {{"x": r(3, 17, 5)}})' for op in UNARY}
 # WGSL allows sin/cos an absolute error of 2^-11 on [-pi, pi]; SwiftShader uses it.
 CASES["unary-Sin"] = 'check("Sin", {"x": r(3, 17, 5)}, atol=5e-4)'
 CASES["unary-Cos"] = 'check("Cos", {"x": r(3, 17, 5)}, atol=5e-4)'
-# The numpy kernels of these ops fail inside Pyodide (np.take with int64 indices:
-# intp is int32 on wasm32), so the oracle itself raises there.
-ORACLE_BROKEN_IN_PYODIDE = {"Gather", "Gather-axis1-fed", "Resize-linear", "Resize-linear-align",
-                            "Resize-nearest", "Resize-nearest-asym-floor"}
+
 CASES.update({
     "Log": 'check("Log", {"x": r(7, 9, lo=0.1, hi=4)})',
     "Sqrt": 'check("Sqrt", {"x": r(7, 9, lo=0.0, hi=4)})',
@@ -176,12 +173,22 @@ def page(gpu):
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_kernel(page, case, request):
-    if case in ORACLE_BROKEN_IN_PYODIDE:
-        request.applymarker(pytest.mark.xfail(
-            reason="the numpy oracle raises in Pyodide: np.take with int64 indices on wasm32",
-            strict=False))
+def test_kernel(page, case):
     code = PRELUDE.format(seed=hash(case) % 1000) + f"dumps(await {CASES[case]})"
+    result = page(code)
+    assert result["where"] == "WebGpuExecutionProvider", result
+    assert result["errors"] == [], result
+
+
+TILED = sorted(c for c in CASES if c.split("-")[0] in ("MatMul", "Gemm", "Conv"))
+
+
+@pytest.mark.parametrize("case", TILED)
+def test_workgroup_tiled_kernels(page, case):
+    """The workgroup-memory MatMul/Conv kernels (the default off SwiftShader)."""
+    code = PRELUDE.format(seed=hash(case) % 1000) + (
+        "GPU_OPTIONS['tiling'] = 'workgroup'\n"
+        f"try:\n    res = await {CASES[case]}\nfinally:\n    GPU_OPTIONS.clear()\ndumps(res)")
     result = page(code)
     assert result["where"] == "WebGpuExecutionProvider", result
     assert result["errors"] == [], result

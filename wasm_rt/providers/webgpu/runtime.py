@@ -26,7 +26,7 @@ from .program import Emitter, GTensor, SegmentProgram, Unsupported, storage_dtyp
 PLANS_PER_SEGMENT = 4
 # Kernels with an $ACT epilogue that a following Relu can be folded into.
 FUSABLE_KERNELS = {"linalg/matmul", "linalg/matmul_reg", "linalg/matmul_vec4", "linalg/gemv", "conv/conv_gemm",
-                   "conv/conv_reg", "conv/conv_direct", "norm/batchnorm"}
+                   "conv/conv_direct", "norm/batchnorm"}
 # Deterministic ops whose outputs are constants when every input is: their
 # dispatches run once per plan (light models make all weights this way).
 CONSTANT_FOLDABLE = {"ConstantOfShape", "Unsqueeze", "Reshape", "Squeeze", "Flatten", "Identity",

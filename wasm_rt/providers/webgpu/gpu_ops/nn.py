@@ -87,8 +87,7 @@ def conv(e, node, inputs, opset):
         groups = (-(-(OH * OW) // 32), -(-Mg // 32), N * G)
         if max(groups) > 65535:
             raise Unsupported("conv grid too large")
-        kernel = "conv/conv_reg" if e.tiling == "registers" else "conv/conv_gemm"
-        e.dispatch(kernel, dtype, params, [x, w, b, y], defines=defines, groups=groups)
+        e.dispatch("conv/conv_gemm", dtype, params, [x, w, b, y], defines=defines, groups=groups)
     else:
         e.dispatch("conv/conv_direct", dtype, params, [x, w, b, y], defines=defines, threads=y.size)
     return [y]
