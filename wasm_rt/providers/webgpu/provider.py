@@ -57,7 +57,7 @@ class WebGpuExecutionProvider(ExecutionProvider):
         if tiling not in ("auto", "workgroup", "registers"):
             raise NotImplementedErr(f"WebGpuExecutionProvider option tiling={tiling!r}: expected "
                                     "'auto', 'workgroup' or 'registers'")
-        self.runner = SegmentRunner(self.device, NAME, tiling) if self.device is not None else None
+        self.runner = SegmentRunner(self.device, NAME, tiling, self.strict) if self.device is not None else None
         self.unclaimed: list[str] = []
 
     # --- planning -------------------------------------------------------------

@@ -78,8 +78,9 @@ class SegmentPlan:
 class SegmentRunner:
     """Owns the device-side state of one session: constants, pipelines, plans."""
 
-    def __init__(self, device, provider_name: str, tiling: str = "auto"):
+    def __init__(self, device, provider_name: str, tiling: str = "auto", strict: bool = False):
         self.device = device
+        self.strict = strict  # a claimed node the GPU cannot take is an error, not a fallback
         if tiling == "auto":
             tiling = "registers" if "swiftshader" in device.architecture.lower() else "workgroup"
         self.tiling = tiling
@@ -357,6 +358,10 @@ class SegmentRunner:
                     if node.op_type in ("Shape", "Size", "Constant"):
                         static.update(o for o in node.outputs if o)
             except Exception as exc:  # Unsupported, or a shape the op cannot take
+                if self.strict:
+                    raise Fail(
+                        f"{node.describe()} (opset {step.opset}) cannot run on the GPU: {exc}; strict "
+                        "mode forbids falling back to numpy (drop strict to allow it)") from exc
                 n_slots, n_disp, up, consts, ups, n_anon = mark
                 del program.slot_bytes[n_slots:]
                 del program.dispatches[n_disp:]
