@@ -6,7 +6,6 @@ import base64
 from pathlib import Path
 
 import numpy as np
-import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 INPAGE = (Path(__file__).parent / "inpage.py").read_text()
@@ -98,3 +97,24 @@ dumps(float(np.max(np.abs(out["y"] - want[0]))))
         try { window.py.runPython('gpu.run_plan(sess._executor, sess._plan, {"x": x})'); return "no error"; }
         catch (e) { return String(e.message); } }""")
     assert "run_async" in msg, msg
+
+
+def test_fed_values_are_uploaded_every_run(gpu):
+    """A replayed plan must read this run's feeds, not the first run's (indices, scalars)."""
+    gpu(INPAGE + "\ndumps(1)")
+    r = gpu("""
+x = np.arange(20, dtype=np.float32).reshape(5, 4)
+g = graph_of("Gather", {"x": x, "i": np.array([0, 1], np.int64)}, {"axis": 0}, 1, ())
+gpu = WebGpuExecutionProvider({})
+planner = Planner({"": 13}, [gpu, NumpyExecutionProvider()])
+plan = planner.plan(g)
+ex = Executor(planner.plans)
+outs = []
+for idx in ([0, 1], [4, 2], [3, 3]):
+    i = np.array(idx, np.int64)
+    got = (await gpu.run_plan_async(ex, plan, {"x": x * len(outs), "i": i}))["y0"]
+    outs.append(bool(np.array_equal(got, (x * len(outs))[i])))
+gpu.release()
+dumps(outs)
+""")
+    assert r == [True, True, True], r

@@ -1,7 +1,25 @@
-"""The WebGPU execution provider (WGSL compute shaders driven from Pyodide).
+"""The WebGPU execution provider: WGSL compute shaders driven from Pyodide.
+
+Usage inside Pyodide (top-level ``await`` as in ``runPythonAsync``)::
+
+    import wasm_rt
+    from wasm_rt.providers import webgpu
+
+    await webgpu.init()  # requests the device once per process
+    sess = wasm_rt.InferenceSession(model, providers=["WebGpuExecutionProvider",
+                                                      "CPUExecutionProvider"])
+    gpu = sess._providers[0]
+    outputs = await gpu.run_plan_async(sess._executor, sess._plan, feeds)
+    gpu.placement_report(sess._plan)  # where each node ran, node and FLOP shares
+
+Layout: ``kernels/<family>/<name>.wgsl`` (WGSL, shared ``prelude.wgsl``),
+``shaders.py`` (finds and renders them), ``gpu_ops/`` (op -> dispatches, pure
+Python), ``program.py`` / ``planner.py`` (segments, buffers; pure Python),
+``runtime.py`` (builds, caches and replays segments), ``_js.py`` (the only
+module that talks to JavaScript), ``provider.py`` (the provider class).
 
 Importing this package never touches JavaScript; only ``_js`` does, and only
-inside Pyodide.
+inside Pyodide, so everything else imports and tests on desktop CPython.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from ..program import GTensor, Unsupported, contiguous_strides, host_value
+from ..program import Unsupported, contiguous_strides, host_value
 from . import gpu_op
 from ._common import dtype_of, emit_copy, shape_of
 
@@ -220,11 +220,9 @@ def gather(e, node, inputs, opset):
     axis = node.attrs.get("axis", 0) % len(xs)
     ish = shape_of(idx)
     x = e.gpu(x)
-    if isinstance(idx, GTensor):
-        idx_t = idx
-    else:
-        idx_t = e.gpu(np.asarray(idx).astype(np.int32))
-    outer, D, inner = math.prod(xs[:axis]), xs[axis], math.prod(xs[axis + 1:])
+    # Host indices upload by name (re-sent each run when fed), int64 -> int32 on the way.
+    idx_t = e.gpu(idx)
+    D, inner = xs[axis], math.prod(xs[axis + 1:])
     if node.op_type == "Gather":
         out = list(xs[:axis]) + list(ish) + list(xs[axis + 1:])
         nidx = math.prod(ish)

@@ -259,7 +259,7 @@ def constant_of_shape(e, node, inputs, opset):
     y = e.new(shape, value.dtype)
     v = value[0]
     lit = {"bool": f"{int(bool(v))}u", "int32": f"{int(v)}i", "int64": f"{int(v)}i"}.get(
-        value.dtype.name, f"T(pf(1u))")
+        value.dtype.name, "T(pf(1u))")
     e.dispatch("data/fill", value.dtype, [math.prod(shape), float(v) if value.dtype in FLOATS else 0],
                [y], defines={"TY": y.storage, "VALUE": lit}, threads=math.prod(shape))
     return [y]

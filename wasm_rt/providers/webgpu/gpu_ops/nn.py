@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from ..program import Unsupported, host_value
+from ..program import Unsupported
 from . import gpu_op
 from ._common import emit_copy, require_float, shape_of
 
