@@ -87,12 +87,19 @@ for (const ev of ["pointerup", "pointerleave", "pointercancel"]) {
 
 // The data set's images are 32x32 bitmaps, digit scaled to fill the box, then
 // counted in 4x4 blocks (0..16). Do the same: crop the ink, fit it, centre it.
-function toPixels() {
-  const { data, width, height } = ctx.getImageData(0, 0, pad.width, pad.height);
+// Integer arithmetic only: scripts/digits_preprocess.py is a bit-exact Python port
+// (the training script feeds its augmented images through it; the browser test
+// checks both give the same pixels). Change one, change the other.
+const INK_BELOW = 128; // red channel below this is ink
+const TARGET_INK = 240; // thicken thin strokes until this many of the 32x32 cells are ink
+const MAX_GROW = 3;
+
+/** RGBA bytes of the pad -> Float32Array(64) of ink counts 0..16, or null if blank. */
+export function padToPixels(data, width, height) {
   let x0 = width, y0 = height, x1 = -1, y1 = -1;
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
-      if (data[(y * width + x) * 4] < 128) {
+      if (data[(y * width + x) * 4] < INK_BELOW) {
         if (x < x0) x0 = x;
         if (x > x1) x1 = x;
         if (y < y0) y0 = y;
@@ -101,23 +108,61 @@ function toPixels() {
     }
   }
   if (x1 < 0) return null;
+  // Centre the ink's box in a side x side square; grid cell t covers square
+  // rows/columns [lo[t], hi[t]) and is ink when at least half of those pixels are.
   const bw = x1 - x0 + 1, bh = y1 - y0 + 1;
-  const scale = 32 / Math.max(bw, bh);
-  const dw = Math.max(1, bw * scale), dh = Math.max(1, bh * scale);
-  const small = new OffscreenCanvas(32, 32);
-  const sctx = small.getContext("2d", { willReadFrequently: true });
-  sctx.fillStyle = "#fff";
-  sctx.fillRect(0, 0, 32, 32);
-  sctx.drawImage(pad, x0, y0, bw, bh, (32 - dw) / 2, (32 - dh) / 2, dw, dh);
-  const img = sctx.getImageData(0, 0, 32, 32).data;
-  const pixels = new Float32Array(64);
-  for (let y = 0; y < 32; y++) {
-    for (let x = 0; x < 32; x++) {
-      const ink = img[(y * 32 + x) * 4] < 160 ? 1 : 0;
-      pixels[(y >> 2) * 8 + (x >> 2)] += ink;
+  const side = Math.max(bw, bh);
+  const ox = x0 - ((side - bw) >> 1), oy = y0 - ((side - bh) >> 1);
+  const lo = new Int32Array(32), hi = new Int32Array(32);
+  for (let t = 0; t < 32; t++) {
+    lo[t] = Math.floor((t * side) / 32);
+    hi[t] = Math.max(lo[t] + 1, Math.floor(((t + 1) * side) / 32));
+  }
+  let on = new Uint8Array(32 * 32);
+  let count = 0;
+  for (let ty = 0; ty < 32; ty++) {
+    for (let tx = 0; tx < 32; tx++) {
+      let ink = 0;
+      for (let v = lo[ty]; v < hi[ty]; v++) {
+        const y = oy + v;
+        if (y < y0 || y > y1) continue;
+        for (let u = lo[tx]; u < hi[tx]; u++) {
+          const x = ox + u;
+          if (x >= x0 && x <= x1 && data[(y * width + x) * 4] < INK_BELOW) ink++;
+        }
+      }
+      if (2 * ink >= (hi[ty] - lo[ty]) * (hi[tx] - lo[tx])) {
+        on[ty * 32 + tx] = 1;
+        count++;
+      }
     }
   }
+  // A mouse stroke is much thinner than the data set's pen: grow the ink by one
+  // cell (4-neighbourhood) while it covers too little of the grid.
+  for (let i = 0; i < MAX_GROW && count < TARGET_INK; i++) {
+    const grown = on.slice();
+    for (let y = 0; y < 32; y++) {
+      for (let x = 0; x < 32; x++) {
+        if (!on[y * 32 + x]) continue;
+        if (y > 0) grown[(y - 1) * 32 + x] = 1;
+        if (y < 31) grown[(y + 1) * 32 + x] = 1;
+        if (x > 0) grown[y * 32 + x - 1] = 1;
+        if (x < 31) grown[y * 32 + x + 1] = 1;
+      }
+    }
+    on = grown;
+    count = on.reduce((a, b) => a + b, 0);
+  }
+  const pixels = new Float32Array(64);
+  for (let y = 0; y < 32; y++) {
+    for (let x = 0; x < 32; x++) pixels[(y >> 2) * 8 + (x >> 2)] += on[y * 32 + x];
+  }
   return pixels;
+}
+
+function toPixels() {
+  const { data, width, height } = ctx.getImageData(0, 0, pad.width, pad.height);
+  return padToPixels(data, width, height);
 }
 
 function drawPreview(pixels) {
@@ -161,6 +206,7 @@ async function classify() {
       const pixels = toPixels();
       if (!pixels) continue;
       drawPreview(pixels);
+      state.pixels = Array.from(pixels);
       const out = await state.session.run({ pixels: new Tensor("float32", pixels, [1, 1, 8, 8]) });
       const probs = out.probabilities.data;
       state.prediction = probs.indexOf(Math.max(...probs));

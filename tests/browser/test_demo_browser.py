@@ -3,25 +3,15 @@
 
 from __future__ import annotations
 
-import math
+import sys
+from pathlib import Path
 
 import pytest
 from conftest import BOOT_TIMEOUT_MS
+from digit_strokes import DIGITS, VARIANTS  # tests/digit_strokes.py: all ten digits
 
-# Strokes in pad pixels (the pad is 256x256), one list of points per stroke.
-DIGITS = {
-    0: [
-        [
-            (
-                128 + 60 * math.sin(t * math.pi / 10),
-                128 - 90 * math.cos(t * math.pi / 10),
-            )
-            for t in range(21)
-        ]
-    ],
-    2: [[(70, 80), (100, 40), (160, 40), (180, 90), (70, 220), (200, 220)]],
-    4: [[(150, 30), (60, 160), (200, 160)], [(160, 90), (160, 230)]],
-}
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+import digits_preprocess  # (Python port of app.js's padToPixels)
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +49,19 @@ def test_loads_with_progress_bar_done(demo):
     assert demo.inner_text("#used-provider") == "NumpyExecutionProvider"
 
 
+def pad_ink(page):
+    """The pad's ink mask as the page sees it (red channel < 128), from the canvas."""
+    np = pytest.importorskip("numpy")
+    w, h, red = page.evaluate(
+        """() => {
+          const pad = document.getElementById("pad");
+          const d = pad.getContext("2d").getImageData(0, 0, pad.width, pad.height).data;
+          return [pad.width, pad.height, Array.from(d.filter((_, i) => i % 4 === 0))];
+        }"""
+    )
+    return np.array(red, np.uint8).reshape(h, w) < digits_preprocess.INK_BELOW
+
+
 @pytest.mark.parametrize("digit", sorted(DIGITS))
 def test_drawn_digit_is_recognised(demo, digit, artifacts):
     draw(demo, DIGITS[digit])
@@ -70,6 +73,23 @@ def test_drawn_digit_is_recognised(demo, digit, artifacts):
     assert demo.locator("#probs tr.best").get_attribute("data-digit") == str(digit)
     demo.screenshot(path=str(artifacts / f"demo_digit_{digit}.png"), full_page=True)
     assert not demo.page_errors
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_drawn_variant_is_recognised(demo, name, artifacts):
+    digit, strokes = VARIANTS[name]
+    draw(demo, strokes)
+    demo.screenshot(path=str(artifacts / f"demo_variant_{name.replace(' ', '_')}.png"))
+    assert demo.evaluate("window.demo.prediction") == digit
+
+
+@pytest.mark.parametrize("digit", [1, 7, 8])
+def test_python_port_of_preprocessing_matches_the_page(demo, digit):
+    """scripts/digits_preprocess.py (used to make the training data) == app.js, bit for bit."""
+    draw(demo, DIGITS[digit])
+    js = demo.evaluate("window.demo.pixels")
+    py = digits_preprocess.to_pixels(pad_ink(demo))
+    assert py.ravel().tolist() == js
 
 
 def test_open_your_own_model_lists_runs_and_profiles(demo, site, artifacts):
