@@ -92,6 +92,12 @@ want = ref.run(None, {"x": x})
 dumps(float(np.max(np.abs(out["y"] - want[0]))))
 """)
     assert r < 1e-5
+    r = gpu("""
+from wasm_rt.providers.webgpu import run_session_async
+out = await run_session_async(sess, ["y"], {"x": x})
+dumps(float(np.max(np.abs(out[0] - ref.run(["y"], {"x": x})[0]))))
+""")
+    assert r < 1e-5
     # Plain runPython is not: the error must say to use run_async.
     msg = gpu.page.evaluate("""() => {
         try { window.py.runPython('gpu.run_plan(sess._executor, sess._plan, {"x": x})'); return "no error"; }

@@ -8,9 +8,8 @@ Usage inside Pyodide (top-level ``await`` as in ``runPythonAsync``)::
     await webgpu.init()  # requests the device once per process
     sess = wasm_rt.InferenceSession(model, providers=["WebGpuExecutionProvider",
                                                       "CPUExecutionProvider"])
-    gpu = sess._providers[0]
-    outputs = await gpu.run_plan_async(sess._executor, sess._plan, feeds)
-    gpu.placement_report(sess._plan)  # where each node ran, node and FLOP shares
+    outputs = await webgpu.run_session_async(sess, None, feeds)  # = sess.run_async
+    sess._providers[0].placement_report(sess._plan)  # where nodes ran, node/FLOP shares
 
 Layout: ``kernels/<family>/<name>.wgsl`` (WGSL, shared ``prelude.wgsl``),
 ``shaders.py`` (finds and renders them), ``gpu_ops/`` (op -> dispatches, pure
@@ -25,6 +24,7 @@ inside Pyodide, so everything else imports and tests on desktop CPython.
 from __future__ import annotations
 
 from ._js import IN_PYODIDE, unavailable_reason
-from .provider import NAME, WebGpuExecutionProvider, init, is_available
+from .provider import NAME, WebGpuExecutionProvider, init, is_available, run_session_async
 
-__all__ = ["IN_PYODIDE", "NAME", "WebGpuExecutionProvider", "init", "is_available", "unavailable_reason"]
+__all__ = ["IN_PYODIDE", "NAME", "WebGpuExecutionProvider", "init", "is_available",
+           "run_session_async", "unavailable_reason"]
