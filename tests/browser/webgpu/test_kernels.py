@@ -25,7 +25,8 @@ UNARY = ["Abs", "Neg", "Exp", "Floor", "Ceil", "Round", "Sign", "Sin", "Cos", "T
          "Relu", "LeakyRelu", "Elu", "Selu", "Celu", "HardSigmoid", "HardSwish", "Softplus",
          "Softsign", "Erf", "Atan", "Asinh", "Sinh", "Cosh", "Mish", "ThresholdedRelu"]
 CASES = {f"unary-{op}": f'check("{op}", {{"x": r(3, 17, 5)}})' for op in UNARY}
-# WGSL allows sin/cos an absolute error of 2^-11 on [-pi, pi]; SwiftShader uses it.
+# WGSL allows sin/cos an absolute error of 2^-11 on [-pi, pi] (SwiftShader uses it)
+# and inherits looser bounds for tan and the inverse functions (lavapipe's acos).
 CASES["unary-Sin"] = 'check("Sin", {"x": r(3, 17, 5)}, atol=5e-4)'
 CASES["unary-Cos"] = 'check("Cos", {"x": r(3, 17, 5)}, atol=5e-4)'
 
@@ -33,11 +34,11 @@ CASES.update({
     "Log": 'check("Log", {"x": r(7, 9, lo=0.1, hi=4)})',
     "Sqrt": 'check("Sqrt", {"x": r(7, 9, lo=0.0, hi=4)})',
     "Reciprocal": 'check("Reciprocal", {"x": r(7, 9, lo=0.5, hi=4)})',
-    "Asin": 'check("Asin", {"x": r(31, lo=-0.9, hi=0.9)})',
-    "Acos": 'check("Acos", {"x": r(31, lo=-0.9, hi=0.9)})',
-    "Atanh": 'check("Atanh", {"x": r(31, lo=-0.9, hi=0.9)})',
-    "Acosh": 'check("Acosh", {"x": r(31, lo=1.1, hi=5)})',
-    "Tan": 'check("Tan", {"x": r(31, lo=-1.2, hi=1.2)})',
+    "Asin": 'check("Asin", {"x": r(31, lo=-0.9, hi=0.9)}, atol=5e-4)',
+    "Acos": 'check("Acos", {"x": r(31, lo=-0.9, hi=0.9)}, atol=5e-4)',
+    "Atanh": 'check("Atanh", {"x": r(31, lo=-0.9, hi=0.9)}, atol=5e-4)',
+    "Acosh": 'check("Acosh", {"x": r(31, lo=1.1, hi=5)}, atol=5e-4)',
+    "Tan": 'check("Tan", {"x": r(31, lo=-1.2, hi=1.2)}, atol=5e-4)',
     "LeakyRelu-alpha": 'check("LeakyRelu", {"x": r(2, 3)}, {"alpha": 0.3})',
     "Gelu": 'check("Gelu", {"x": r(4, 33)}, opset=20)',
     "Gelu-tanh": 'check("Gelu", {"x": r(4, 33)}, {"approximate": "tanh"}, opset=20)',

@@ -24,7 +24,9 @@ inside Pyodide, so everything else imports and tests on desktop CPython.
 from __future__ import annotations
 
 from ._js import IN_PYODIDE, unavailable_reason
-from .provider import NAME, WebGpuExecutionProvider, init, is_available, run_session_async
+from .provider import (
+    NAME, WebGpuExecutionProvider, init, init_desktop, is_available, run_session_async,
+)
 
-__all__ = ["IN_PYODIDE", "NAME", "WebGpuExecutionProvider", "init", "is_available",
+__all__ = ["IN_PYODIDE", "NAME", "WebGpuExecutionProvider", "init", "init_desktop", "is_available",
            "run_session_async", "unavailable_reason"]

@@ -282,6 +282,12 @@ async def request_device():
     return _device
 
 
+def use_device(device) -> None:
+    """Make ``device`` the process-wide device (the desktop backend uses this)."""
+    global _device, _device_reason
+    _device, _device_reason = device, ""
+
+
 def wasm_heap_bytes() -> int:
     """Size of the wasm linear memory (grows, never shrinks)."""
     import pyodide_js

@@ -90,6 +90,8 @@ class WebGpuExecutionProvider(ExecutionProvider):
         """The synchronous run: needs JSPI (an entry point entered with runPythonAsync)."""
         if self.runner is None:
             return executor.run(plan, feeds)
+        if not _js.IN_PYODIDE:  # the desktop backend never really suspends
+            return _drive(self.runner.run(executor, plan, feeds))
         if not _js.can_run_sync():
             raise Fail(
                 "InferenceSession.run() with WebGpuExecutionProvider needs to wait for the GPU, "
@@ -124,6 +126,28 @@ class WebGpuExecutionProvider(ExecutionProvider):
 def is_available() -> bool:
     """True in a browser that exposes navigator.gpu (the adapter is checked at init)."""
     return _js.has_navigator_gpu()
+
+
+def init_desktop() -> bool:
+    """Use wgpu-py (wgpu-native) as the device outside the browser; False if unavailable."""
+    from ._wgpu_native import request_desktop_device
+
+    dev = request_desktop_device()
+    if isinstance(dev, str):
+        warnings.warn(f"WebGPU desktop backend unavailable: {dev}", RuntimeWarning, stacklevel=2)
+        return False
+    _js.use_device(dev)
+    return True
+
+
+def _drive(coro):
+    """Run a coroutine that never waits on anything pending (desktop backend)."""
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return stop.value
+    coro.close()
+    raise Fail("the WebGPU run suspended unexpectedly on the desktop backend")
 
 
 async def init() -> bool:
