@@ -31,7 +31,12 @@ def test_imports_without_pyodide():
     assert not webgpu.is_available()
 
 
-def test_provider_without_device_warns_and_strict_fails():
+def test_provider_without_device_warns_and_strict_fails(monkeypatch):
+    from wasm_rt.providers.webgpu import _js
+
+    # The desktop backend's tests may have set a process-wide device.
+    monkeypatch.setattr(_js, "_device", None)
+    monkeypatch.setattr(_js, "_device_reason", "not running in Pyodide")
     with pytest.warns(RuntimeWarning, match="running on numpy"):
         p = webgpu.WebGpuExecutionProvider()
     assert p.kernel_for(Node("n", "Relu", "", ["x"], ["y"], {}), 13) is None
