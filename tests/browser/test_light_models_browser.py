@@ -55,12 +55,6 @@ def test_nine_light_models():
     assert len(MODELS) == 9, MODELS
 
 
-# vgg19 makes ~575 MB of placeholder weights and runs ~20 GFLOP on numpy without BLAS:
-# about 3 minutes in headless Chromium here, too long for every CI run.
-SLOW = {"light_vgg19"}
-RUN_SLOW = os.environ.get("WASM_RT_SLOW_BROWSER_TESTS") == "1"
-
-
 def reference_output(name: str) -> np.ndarray:
     """The output onnx ships with the model (independent of the input: every
     channel of these placeholder-weight networks computes the same value)."""
@@ -70,11 +64,6 @@ def reference_output(name: str) -> np.ndarray:
 
 @pytest.mark.parametrize("name", MODELS)
 def test_light_model_matches_host(light_page, name, browser_report):
-    if name in SLOW and not RUN_SLOW:
-        pytest.skip(
-            f"{name} takes ~3 min in the browser; "
-            "set WASM_RT_SLOW_BROWSER_TESTS=1 to run it"
-        )
     path = os.path.join(LIGHT_DIR, name + ".onnx")
     host = wasm_rt.InferenceSession(path)
     feeds = {
