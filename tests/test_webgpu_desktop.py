@@ -9,7 +9,6 @@ an adapter is missing.
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import warnings
 from pathlib import Path
@@ -46,8 +45,12 @@ def ns():
 
 
 def _run(ns, seed, expr):
+    from wasm_rt.providers.webgpu.provider import _drive
+
     exec(KERNELS.PRELUDE.format(seed=seed) + f"async def _case():\n    return await {expr}\n", ns)
-    return asyncio.run(ns["_case"]())
+    # The desktop backend never suspends, so no event loop is needed (and pytest
+    # may already run one for the browser tests' Playwright).
+    return _drive(ns["_case"]())
 
 
 @pytest.mark.parametrize("case", sorted(KERNELS.CASES))
