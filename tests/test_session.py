@@ -450,3 +450,25 @@ def test_conv_batchnorm_fusion_matches_unfused():
     # One float32 rounding of the folded weights vs rounding after conv and after BN.
     np.testing.assert_allclose(fused_sess.run(None, feed)[0], plain, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(fused_sess.run(None, feed)[0], run_ort(m, feed)[0], rtol=1e-5, atol=1e-5)
+
+
+def test_run_async_and_placement_report_on_numpy():
+    import asyncio
+
+    sess = wasm_rt.InferenceSession(_add_model().SerializeToString())
+    (y,) = asyncio.run(sess.run_async(None, {"x": X}))
+    np.testing.assert_array_equal(y, sess.run(None, {"x": X})[0])
+    with pytest.raises(wasm_rt.InvalidArgument, match="missing required input"):
+        asyncio.run(sess.run_async(None, {}))
+    report = sess.placement_report()
+    assert report["total_nodes"] == 1 and report["nodes"][0]["provider"] == "NumpyExecutionProvider"
+
+
+def test_webgpu_without_device_falls_back_with_warning():
+    with pytest.warns(RuntimeWarning, match="WebGpuExecutionProvider: .*running on numpy"):
+        sess = wasm_rt.InferenceSession(_add_model().SerializeToString(), providers=["WebGpuExecutionProvider"])
+    assert sess.get_providers() == ["NumpyExecutionProvider"]
+    np.testing.assert_array_equal(sess.run(None, {"x": X})[0], X + np.arange(3))
+    with pytest.raises(wasm_rt.NotImplemented, match="WebGpuExecutionProvider"):
+        wasm_rt.InferenceSession(_add_model().SerializeToString(),
+                                 providers=[("WebGpuExecutionProvider", {"strict": True})])

@@ -179,7 +179,7 @@ class Executor:
         for name in plan.release_at_start:
             local.pop(name, None)
         for step in plan.steps:
-            self._run_step(step, env, local)
+            self.run_step(step, env, local)
             for name in step.release:
                 local.pop(name, None)
         return {vi.name: env[vi.name] for vi in plan.graph.outputs}
@@ -194,7 +194,8 @@ class Executor:
         out = self.run(plan, feeds, outer)
         return [out[vi.name] for vi in graph.outputs]
 
-    def _run_step(self, step: Step, env: Mapping[str, Any], local: dict[str, Any]) -> None:
+    def run_step(self, step: Step, env: Mapping[str, Any], local: dict[str, Any]) -> None:
+        """Run one step's kernel, reading ``env`` and writing its outputs into ``local``."""
         node = step.node
         args = [env[n] if n else None for n in node.inputs]
         start = self.profiler.now_us() if self.profiler else 0.0

@@ -77,10 +77,14 @@ def _make_providers(providers, provider_options) -> list[ExecutionProvider]:
         name = PROVIDER_ALIASES.get(name, name)
         if name == NumpyExecutionProvider.name:
             provider: ExecutionProvider = NumpyExecutionProvider(opts)
-        elif name == "WebGpuExecutionProvider" and name in available_providers():
-            from .providers.webgpu import WebGpuExecutionProvider  # type: ignore
+        elif name == "WebGpuExecutionProvider":
+            from .providers.webgpu import WebGpuExecutionProvider
 
+            # Without a device it warns (naming why) and the session runs on numpy,
+            # as the provider list then shows; with strict=True it raises instead.
             provider = WebGpuExecutionProvider(opts)
+            if provider.runner is None:
+                continue
         else:
             raise InvalidArgument(
                 f"unknown or unavailable execution provider '{name}'; available: "
@@ -181,15 +185,52 @@ class InferenceSession:
     # --- running -------------------------------------------------------------
 
     def run(self, output_names: Sequence[str] | None, input_feed: Mapping[str, Any], run_options: RunOptions | None = None) -> list:
-        """Run the model; returns the requested outputs (all if ``output_names`` is None)."""
+        """Run the model; returns the requested outputs (all if ``output_names`` is None).
+
+        With the WebGPU provider inside Pyodide this must wait for the GPU, which
+        works only where Pyodide can stack-switch (JSPI); elsewhere use run_async.
+        """
         names = self._check_output_names(output_names)
         feeds = self._check_feeds(input_feed)
         start = self._profiler.now_us() if self._profiler else 0.0
         with memory_limit(self._options.memory_limit):
-            results = self._executor.run(self._plan, feeds)
+            runner = self._plan_runner()
+            if runner is None:
+                results = self._executor.run(self._plan, feeds)
+            else:
+                results = runner.run_plan(self._executor, self._plan, feeds)
         if self._profiler:
             self._profiler.record("Session", "model_run", start, {})
         return [results[n] for n in names]
+
+    async def run_async(self, output_names: Sequence[str] | None, input_feed: Mapping[str, Any], run_options: RunOptions | None = None) -> list:
+        """``run`` as a coroutine: always works, including WebGPU inside Pyodide."""
+        names = self._check_output_names(output_names)
+        feeds = self._check_feeds(input_feed)
+        start = self._profiler.now_us() if self._profiler else 0.0
+        with memory_limit(self._options.memory_limit):
+            runner = self._plan_runner()
+            if runner is None:
+                results = self._executor.run(self._plan, feeds)
+            else:
+                results = await runner.run_plan_async(self._executor, self._plan, feeds)
+        if self._profiler:
+            self._profiler.record("Session", "model_run", start, {})
+        return [results[n] for n in names]
+
+    def _plan_runner(self):
+        """The provider that drives whole plans (WebGPU: segments), or None for the executor."""
+        return next((p for p in self._providers if hasattr(p, "run_plan_async")), None)
+
+    def placement_report(self) -> dict[str, Any]:
+        """Where each node runs (after the first run: where it ran, run-time fallbacks
+        included), with the share of nodes and of FLOPs per provider."""
+        runner = self._plan_runner()
+        if runner is not None:
+            return runner.placement_report(self._plan)
+        rows = [{"node": n, "op": op, "provider": p, "flops": 0} for n, op, p in self.node_placement()]
+        return {"nodes": rows, "gpu_nodes": 0, "total_nodes": len(rows), "node_share": 0.0,
+                "flop_share": 0.0, "fallback_ops": {}}
 
     def _check_output_names(self, output_names) -> list[str]:
         known = [vi.name for vi in self._outputs]

@@ -76,7 +76,8 @@ async function fetchModel(id, url) {
 }
 
 // Call a Python bridge function with JS values (they arrive as JsProxy objects);
-// it returns {"ok": ...} or {"error": {type, message, traceback}}.
+// it returns {"ok": ...} or {"error": {type, message, traceback}} — as a Promise
+// for the async ones (create, run: they may wait on the GPU).
 function callPython(name, ...args) {
   return state.bridge[name](...args);
 }
@@ -99,7 +100,7 @@ async function handleCreate(msg) {
   await boot(msg.id, msg.siteURL);
   const bytes = msg.bytes ? new Uint8Array(msg.bytes) : await fetchModel(msg.id, msg.url);
   progress(msg.id, "session", 0, 1, "Building session");
-  const result = callPython("create", msg.sessionId, bytes, msg.options);
+  const result = await callPython("create", msg.sessionId, bytes, msg.options);
   try {
     const error = unwrapError(result);
     if (error) return { error };
@@ -117,7 +118,7 @@ async function handleRun(msg) {
     return [f.name, f.type, f.dims, bytes];
   });
   const t0 = performance.now();
-  const result = callPython("run", msg.sessionId, feeds, msg.fetches || null, !!msg.profile);
+  const result = await callPython("run", msg.sessionId, feeds, msg.fetches || null, !!msg.profile);
   const transfer = [];
   try {
     const error = unwrapError(result);

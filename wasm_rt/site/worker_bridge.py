@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import inspect
 import time
 import traceback
 
@@ -63,19 +64,36 @@ def _to_py(value):
     return value.to_py() if hasattr(value, "to_py") else value
 
 
+def _error(exc: BaseException) -> dict:
+    return {
+        "error": {
+            "type": type(exc).__name__,
+            "message": str(exc),
+            "traceback": "".join(traceback.format_exception(exc)),
+        }
+    }
+
+
 def _entry(fn):
+    """Wrap a bridge function so every outcome reaches the page as a dict;
+    coroutine functions stay coroutines (JS receives a Promise)."""
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def async_wrapper(*args):
+            try:
+                return {"ok": await fn(*args)}
+            except BaseException as exc:  # noqa: BLE001 - everything must reach the page
+                return _error(exc)
+
+        return async_wrapper
+
     @functools.wraps(fn)
     def wrapper(*args):
         try:
             return {"ok": fn(*args)}
         except BaseException as exc:  # noqa: BLE001 - everything must reach the page
-            return {
-                "error": {
-                    "type": type(exc).__name__,
-                    "message": str(exc),
-                    "traceback": "".join(traceback.format_exception(exc)),
-                }
-            }
+            return _error(exc)
 
     return wrapper
 
@@ -125,11 +143,17 @@ def _make_session(model_bytes: bytes, providers: list[str], profiling: bool):
 
 
 @_entry
-def create(session_id: int, model, options=None) -> dict:
+async def create(session_id: int, model, options=None) -> dict:
     options = _to_py(options) or {}
     data = model.to_bytes() if hasattr(model, "to_bytes") else bytes(model)
     providers = providers_for(options.get("executionProviders"))
     t0 = time.perf_counter()
+    if "WebGpuExecutionProvider" in providers:
+        from wasm_rt.providers import webgpu
+
+        # Requests the device once per worker; without one the session warns and
+        # runs on numpy, which its provider list then shows.
+        await webgpu.init()
     session = _make_session(data, providers, bool(options.get("enableProfiling")))
     _sessions[session_id] = session
     inputs, outputs = _meta(session.get_inputs()), _meta(session.get_outputs())
@@ -195,7 +219,7 @@ def _session(session_id: int):
 
 
 @_entry
-def run(session_id: int, feeds, fetches=None, profile: bool = False) -> dict:
+async def run(session_id: int, feeds, fetches=None, profile: bool = False) -> dict:
     session = _session(session_id)
     inputs = {}
     for feed in _to_py_list(feeds):
@@ -205,9 +229,9 @@ def run(session_id: int, feeds, fetches=None, profile: bool = False) -> dict:
     names = names or [o.name for o in session.get_outputs()]
     t0 = time.perf_counter()
     if profile and session.get_session_options().enable_profiling:
-        values, rows = run_profiled(session, names, inputs)
+        values, rows = await run_profiled(session, names, inputs)
     else:
-        values, rows = session.run(names, inputs), None
+        values, rows = await session.run_async(names, inputs), None
     run_ms = (time.perf_counter() - t0) * 1000
     return {
         "outputs": [output_to_js(n, v) for n, v in zip(names, values)],
@@ -222,10 +246,10 @@ def _to_py_list(value) -> list:
     return [list(item) for item in value]
 
 
-def run_profiled(session, names, inputs):
+async def run_profiled(session, names, inputs):
     """Run once and return (values, per-node rows) from the session's profiler."""
     before = len(session.profile_events())
-    values = session.run(names, inputs)
+    values = await session.run_async(names, inputs)
     events = session.profile_events()[before:]
     rows = [
         {

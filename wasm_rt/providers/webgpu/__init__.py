@@ -8,8 +8,8 @@ Usage inside Pyodide (top-level ``await`` as in ``runPythonAsync``)::
     await webgpu.init()  # requests the device once per process
     sess = wasm_rt.InferenceSession(model, providers=["WebGpuExecutionProvider",
                                                       "CPUExecutionProvider"])
-    outputs = await webgpu.run_session_async(sess, None, feeds)  # = sess.run_async
-    sess._providers[0].placement_report(sess._plan)  # where nodes ran, node/FLOP shares
+    outputs = await sess.run_async(None, feeds)   # sess.run() too, under JSPI
+    sess.placement_report()  # where nodes ran, node/FLOP shares
 
 Layout: ``kernels/<family>/<name>.wgsl`` (WGSL, shared ``prelude.wgsl``),
 ``shaders.py`` (finds and renders them), ``gpu_ops/`` (op -> dispatches, pure

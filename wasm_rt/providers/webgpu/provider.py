@@ -156,16 +156,5 @@ async def init() -> bool:
 
 
 async def run_session_async(session, output_names, input_feed) -> list:
-    """``await session.run_async(...)`` until InferenceSession grows that method.
-
-    Validates names and feeds like ``session.run`` and runs the session's plan
-    through its WebGPU provider (or its executor when it has none).
-    """
-    names = session._check_output_names(output_names)
-    feeds = session._check_feeds(input_feed)
-    gpu = next((p for p in session._providers if isinstance(p, WebGpuExecutionProvider)), None)
-    if gpu is None:
-        results = session._executor.run(session._plan, feeds)
-    else:
-        results = await gpu.run_plan_async(session._executor, session._plan, feeds)
-    return [results[n] for n in names]
+    """Kept for callers written before ``InferenceSession.run_async`` existed."""
+    return await session.run_async(output_names, input_feed)

@@ -149,7 +149,7 @@ class SegmentRunner:
         for name in step.node.inputs:
             if name and name in gpu_env and name not in local:
                 await self._download(name, env, local, gpu_env)
-        executor._run_step(step, env, local)
+        executor.run_step(step, env, local)
         node = step.node
         self.flops[node.name] = (node.op_type, _flops(
             node, [env.get(n) if n else None for n in node.inputs],
