@@ -19,6 +19,8 @@ need_apt=()
 command -v npm >/dev/null || need_apt+=(npm)
 # tests/test_native_gemm.py rebuilds wasm_rt/native/gemm.wasm with clang and lld.
 command -v wasm-ld >/dev/null || need_apt+=(clang lld)
+# Mesa's lavapipe: a CPU Vulkan device, so the WGSL kernels also run under pytest (wgpu-py).
+ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 || need_apt+=(mesa-vulkan-drivers)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
     echo "setup: installing ${need_apt[*]} with apt-get"

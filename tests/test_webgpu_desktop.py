@@ -4,12 +4,14 @@ Runs the same cases as tests/browser/webgpu/test_kernels.py (numpy kernels as
 the oracle) without a browser, on whatever adapter wgpu finds: on machines
 without a GPU that is Mesa's lavapipe (apt package mesa-vulkan-drivers), which
 also has shader-f16, so the float16 kernels run here. Skipped when wgpu-py or
-an adapter is missing.
+an adapter is missing, except in CI (CI=true), where scripts/setup.sh installs
+both and their absence is a failure.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import warnings
 from pathlib import Path
 
@@ -18,7 +20,11 @@ import pytest
 
 BROWSER_DIR = Path(__file__).parent / "browser" / "webgpu"
 
-wgpu = pytest.importorskip("wgpu", reason="the desktop backend needs wgpu-py (pip install wgpu)")
+IN_CI = os.environ.get("CI") == "true"
+if IN_CI:
+    import wgpu  # noqa: F401  (CI installs it: an ImportError here is a set-up failure)
+else:
+    wgpu = pytest.importorskip("wgpu", reason="the desktop backend needs wgpu-py (pip install wgpu)")
 
 
 def _load(name):
@@ -38,7 +44,10 @@ def ns():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if not webgpu.init_desktop():
-            pytest.skip("wgpu found no adapter (install mesa-vulkan-drivers for lavapipe)")
+            reason = "wgpu found no adapter (install mesa-vulkan-drivers for lavapipe)"
+            if IN_CI:
+                pytest.fail(reason)
+            pytest.skip(reason)
     space: dict = {}
     exec((BROWSER_DIR / "inpage.py").read_text(), space)
     return space
