@@ -27,6 +27,8 @@ JS_HELPERS = """
     return btoa(bin);
   };
   window.jsio = {
+    fromB64,
+    toB64,
     feeds(list) {
       const feeds = {};
       for (const f of list) {

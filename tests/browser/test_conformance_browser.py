@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from jsio import from_js, to_js
+from jsio import JS_HELPERS, from_js, to_js
 
 from wasm_rt.site.worker_bridge import NUMPY_TO_JS
 
@@ -44,21 +44,7 @@ CASE_TIMEOUT_MS = 60_000
 RUN_BATCH_JS = """
 async ([cases, timeoutMs]) => {
   const { InferenceSession, Tensor, debug } = window.wasm_rt;
-  const ARRAYS = { float32: Float32Array, float64: Float64Array, float16: Uint16Array, int8: Int8Array,
-    uint8: Uint8Array, int16: Int16Array, uint16: Uint16Array, int32: Int32Array, uint32: Uint32Array,
-    int64: BigInt64Array, uint64: BigUint64Array, bool: Uint8Array };
-  const fromB64 = (type, b64) => {
-    const bin = atob(b64);
-    const bytes = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-    return new ARRAYS[type](bytes.buffer);
-  };
-  const toB64 = (data) => {
-    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    let bin = "";
-    for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-    return btoa(bin);
-  };
+  const { fromB64, toB64 } = window.jsio;  // tests/browser/jsio.py's JS_HELPERS
   const withTimeout = (promise) => {
     let timer;
     const timeout = new Promise((_, reject) => {
@@ -301,6 +287,7 @@ def test_conformance_in_browser(rt_page, site, cases_root, browser_report, artif
             runnable.append(case)
 
     t0 = time.perf_counter()
+    rt_page.evaluate(JS_HELPERS)
     for start in range(0, len(runnable), BATCH):
         batch = runnable[start : start + BATCH]
         payload = [
