@@ -452,14 +452,22 @@ def test_conv_batchnorm_fusion_matches_unfused():
     np.testing.assert_allclose(fused_sess.run(None, feed)[0], run_ort(m, feed)[0], rtol=1e-5, atol=1e-5)
 
 
-def test_run_async_and_placement_report_on_numpy():
+def _run_coroutine(coro):
+    """asyncio.run in a worker thread: the browser tests' Playwright keeps an event
+    loop running in the main thread of the same pytest process."""
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def test_run_async_and_placement_report_on_numpy():
     sess = wasm_rt.InferenceSession(_add_model().SerializeToString())
-    (y,) = asyncio.run(sess.run_async(None, {"x": X}))
+    (y,) = _run_coroutine(sess.run_async(None, {"x": X}))
     np.testing.assert_array_equal(y, sess.run(None, {"x": X})[0])
     with pytest.raises(wasm_rt.InvalidArgument, match="missing required input"):
-        asyncio.run(sess.run_async(None, {}))
+        _run_coroutine(sess.run_async(None, {}))
     report = sess.placement_report()
     assert report["total_nodes"] == 1 and report["nodes"][0]["provider"] == "NumpyExecutionProvider"
 
