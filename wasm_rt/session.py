@@ -190,30 +190,32 @@ class InferenceSession:
         With the WebGPU provider inside Pyodide this must wait for the GPU, which
         works only where Pyodide can stack-switch (JSPI); elsewhere use run_async.
         """
-        names = self._check_output_names(output_names)
-        feeds = self._check_feeds(input_feed)
-        start = self._profiler.now_us() if self._profiler else 0.0
+        names, feeds, start = self._begin_run(output_names, input_feed)
         with memory_limit(self._options.memory_limit):
             runner = self._plan_runner()
             if runner is None:
                 results = self._executor.run(self._plan, feeds)
             else:
                 results = runner.run_plan(self._executor, self._plan, feeds)
-        if self._profiler:
-            self._profiler.record("Session", "model_run", start, {})
-        return [results[n] for n in names]
+        return self._end_run(names, results, start)
 
     async def run_async(self, output_names: Sequence[str] | None, input_feed: Mapping[str, Any], run_options: RunOptions | None = None) -> list:
         """``run`` as a coroutine: always works, including WebGPU inside Pyodide."""
-        names = self._check_output_names(output_names)
-        feeds = self._check_feeds(input_feed)
-        start = self._profiler.now_us() if self._profiler else 0.0
+        names, feeds, start = self._begin_run(output_names, input_feed)
         with memory_limit(self._options.memory_limit):
             runner = self._plan_runner()
             if runner is None:
                 results = self._executor.run(self._plan, feeds)
             else:
                 results = await runner.run_plan_async(self._executor, self._plan, feeds)
+        return self._end_run(names, results, start)
+
+    def _begin_run(self, output_names, input_feed) -> tuple[list[str], dict[str, Any], float]:
+        names = self._check_output_names(output_names)
+        feeds = self._check_feeds(input_feed)
+        return names, feeds, self._profiler.now_us() if self._profiler else 0.0
+
+    def _end_run(self, names: list[str], results: dict[str, Any], start: float) -> list:
         if self._profiler:
             self._profiler.record("Session", "model_run", start, {})
         return [results[n] for n in names]
