@@ -23,6 +23,7 @@ from . import (  # noqa: F401
     linalg,
     loss,
     ml,
+    ml_tree_ensemble,
     ml_trees,
     normalization,
     pool,
