@@ -78,6 +78,15 @@ cases = [
     ((21, 33), (19, 33), None, "x.T"),          # transposed B (Gemm transB)
     ((21, 66), (33, 40), "x[:, ::2]", "x[::-1, 1::2]"),  # strided, reversed
     ((4, 21, 33), (4, 19, 33), "x[::2]", "x.swapaxes(-1, -2)[::2]"),
+    # M < 4: the GEMV-style kernels (B rows or B columns contiguous).
+    ((1, 2048), (2048, 1000), None, None),      # batch-1 fully connected
+    ((1, 2048), (1000, 2048), None, "x.T"),     # the same with transB
+    ((2, 37), (37, 45), None, None),            # column tails
+    ((3, 37), (45, 37), None, "x.T"),           # K tail, dot products
+    ((3, 30), (45, 15), "x[:, ::2]", "x.T"),    # strided A, dot products
+    ((2, 30), (30, 45), "x[:, ::2]", "x[::2]"), # strided A and B rows
+    ((32, 1, 9), (32, 9, 50), None, None),      # depthwise conv groups
+    ((3, 20), (20, 9), None, "x[:, ::-1]"),     # neither: blocked path
 ]
 report = []
 for a_shape, b_shape, a_view, b_view in cases:
@@ -105,7 +114,7 @@ json.dumps(report)
 
 def test_random_shapes_match_np_matmul(py_page):
     report = run_py(py_page, CASES_PY)
-    assert len(report) == 18
+    assert len(report) == 26
     for r in report:
         assert r["native"], f"{r['case']} did not use the kernel"
         assert r["shape"][0] == r["shape"][1], r

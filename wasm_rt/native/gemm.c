@@ -172,6 +172,187 @@ static void zero_c(int m, int n, float *c, int rsc) {
 }
 
 /*
+ * Small m (m < MR: batch-1 fully connected layers, depthwise convolutions):
+ * the 4 x 8 tile would be mostly padding and packing B would cost as much as
+ * the product, so these kernels read B in place, GEMV-style.
+ */
+
+/* Store a ROWS x (4 * NVEC) block of accumulators to C (cols valid columns). */
+static inline __attribute__((always_inline)) void
+store_rows(int ROWS, int NVEC, v128_t acc[3][8], float *c, int rsc, int cols,
+           int add) {
+    for (int i = 0; i < ROWS; i++) {
+        float *row = c + i * rsc;
+        if (cols == 4 * NVEC) {
+            for (int v = 0; v < NVEC; v++) {
+                v128_t x = acc[i][v];
+                if (add)
+                    x = wasm_f32x4_add(x, wasm_v128_load(row + 4 * v));
+                wasm_v128_store(row + 4 * v, x);
+            }
+        } else {
+            float tile[32] __attribute__((aligned(16)));
+            for (int v = 0; v < NVEC; v++)
+                wasm_v128_store(tile + 4 * v, acc[i][v]);
+            for (int j = 0; j < cols; j++)
+                row[j] = add ? row[j] + tile[j] : tile[j];
+        }
+    }
+}
+
+/*
+ * B rows contiguous (csb == 1): C[0:ROWS, j0:j0+4*NVEC] (+)= sum over p of
+ * A[i, p] * B[p, j0:...], the C block held in ROWS x NVEC v128 accumulators.
+ * `cols` < 4 * NVEC only for the last block, whose B values go through a
+ * zero-padded buffer so no load leaves the row.
+ */
+static inline __attribute__((always_inline)) void
+rows_block(int ROWS, int NVEC, int k, const float *a, int rsa, int csa,
+           const float *b, int rsb, float *c, int rsc, int cols, int add) {
+    v128_t acc[3][8];
+    for (int i = 0; i < ROWS; i++)
+        for (int v = 0; v < NVEC; v++)
+            acc[i][v] = wasm_f32x4_splat(0.0f);
+    if (cols == 4 * NVEC) {
+        for (int p = 0; p < k; p++) {
+            const float *row = b + p * rsb;
+            v128_t bv[8];
+            for (int v = 0; v < NVEC; v++)
+                bv[v] = wasm_v128_load(row + 4 * v);
+            for (int i = 0; i < ROWS; i++) {
+                v128_t ai = wasm_v128_load32_splat(a + i * rsa + p * csa);
+                for (int v = 0; v < NVEC; v++)
+                    acc[i][v] = wasm_f32x4_add(acc[i][v], wasm_f32x4_mul(ai, bv[v]));
+            }
+        }
+    } else {
+        for (int p = 0; p < k; p++) {
+            const float *row = b + p * rsb;
+            float t[32] __attribute__((aligned(16)));
+            for (int j = 0; j < 4 * NVEC; j++)
+                t[j] = j < cols ? row[j] : 0.0f;
+            for (int i = 0; i < ROWS; i++) {
+                v128_t ai = wasm_v128_load32_splat(a + i * rsa + p * csa);
+                for (int v = 0; v < NVEC; v++)
+                    acc[i][v] = wasm_f32x4_add(
+                        acc[i][v], wasm_f32x4_mul(ai, wasm_v128_load(t + 4 * v)));
+            }
+        }
+    }
+    store_rows(ROWS, NVEC, acc, c, rsc, cols, add);
+}
+
+/*
+ * All of C[0:ROWS, :] for B rows contiguous, K in chunks of SKC rows so that
+ * a column block's walk down B stays within few pages.
+ */
+#define SKC 128
+static inline __attribute__((always_inline)) void
+small_m_rows(int ROWS, int NVEC, int n, int k, const float *a, int rsa,
+             int csa, const float *b, int rsb, float *c, int rsc, int add) {
+    int w = 4 * NVEC;
+    for (int pc = 0; pc < k; pc += SKC) {
+        int kc = k - pc < SKC ? k - pc : SKC;
+        int ad = add || pc > 0;
+        const float *ap = a + pc * csa, *bp = b + pc * rsb;
+        int j = 0;
+        for (; j + w <= n; j += w)
+            rows_block(ROWS, NVEC, kc, ap, rsa, csa, bp + j, rsb, c + j, rsc, w, ad);
+        /* Tail: whole vectors, then the last (partial) one. */
+        for (; j + 4 <= n; j += 4)
+            rows_block(ROWS, 1, kc, ap, rsa, csa, bp + j, rsb, c + j, rsc, 4, ad);
+        if (j < n)
+            rows_block(ROWS, 1, kc, ap, rsa, csa, bp + j, rsb, c + j, rsc, n - j, ad);
+    }
+}
+
+static inline float hsum(v128_t x) {
+    x = wasm_f32x4_add(x, wasm_i32x4_shuffle(x, x, 2, 3, 0, 1));
+    x = wasm_f32x4_add(x, wasm_i32x4_shuffle(x, x, 1, 0, 3, 2));
+    return wasm_f32x4_extract_lane(x, 0);
+}
+
+/*
+ * B columns contiguous (rsb == 1, e.g. a transposed weight), A rows
+ * contiguous (csa == 1): C[i, j0:j0+COLS] (+)= dot products of A's rows with
+ * B's columns, ROWS x COLS v128 accumulators over p, reduced at the end.
+ */
+static inline __attribute__((always_inline)) void
+cols_block(int ROWS, int COLS, int k, const float *a, int rsa, const float *b,
+           int csb, float *c, int rsc, int add) {
+    v128_t acc[3][8];
+    for (int i = 0; i < ROWS; i++)
+        for (int j = 0; j < COLS; j++)
+            acc[i][j] = wasm_f32x4_splat(0.0f);
+    int p = 0;
+    for (; p + 4 <= k; p += 4) {
+        v128_t av[3];
+        for (int i = 0; i < ROWS; i++)
+            av[i] = wasm_v128_load(a + i * rsa + p);
+        for (int j = 0; j < COLS; j++) {
+            v128_t bj = wasm_v128_load(b + j * csb + p);
+            for (int i = 0; i < ROWS; i++)
+                acc[i][j] = wasm_f32x4_add(acc[i][j], wasm_f32x4_mul(av[i], bj));
+        }
+    }
+    for (int i = 0; i < ROWS; i++) {
+        float *row = c + i * rsc;
+        for (int j = 0; j < COLS; j++) {
+            float s = hsum(acc[i][j]);
+            for (int q = p; q < k; q++)
+                s += a[i * rsa + q] * b[j * csb + q];
+            row[j] = add ? row[j] + s : s;
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void
+small_m_cols(int ROWS, int COLS, int n, int k, const float *a, int rsa,
+             const float *b, int csb, float *c, int rsc, int add) {
+    int j = 0;
+    for (; j + COLS <= n; j += COLS)
+        cols_block(ROWS, COLS, k, a, rsa, b + j * csb, csb, c + j, rsc, add);
+    for (; j < n; j++)
+        cols_block(ROWS, 1, k, a, rsa, b + j * csb, csb, c + j, rsc, add);
+}
+
+/*
+ * The small-m path for m < MR, or 0 when B's layout does not suit it (neither
+ * rows nor columns contiguous) and the blocked path should run.
+ */
+static int small_m(int m, int n, int k, const float *a, int rsa, int csa,
+                   const float *b, int rsb, int csb, float *c, int rsc,
+                   int add, float *work) {
+    /* Both unit strides happens for n == 1 (or k == 1): dot products then. */
+    if (csb == 1 && !(rsb == 1 && n < 4)) {
+        switch (m) {
+        case 1: small_m_rows(1, 8, n, k, a, rsa, csa, b, rsb, c, rsc, add); return 1;
+        case 2: small_m_rows(2, 4, n, k, a, rsa, csa, b, rsb, c, rsc, add); return 1;
+        case 3: small_m_rows(3, 3, n, k, a, rsa, csa, b, rsb, c, rsc, add); return 1;
+        }
+        return 0;
+    }
+    if (rsb != 1)
+        return 0;
+    if (csa != 1) {
+        /* Copy A's rows (m * k floats) to contiguous ones in `work`. */
+        if ((long long)m * k > WORK_FLOATS)
+            return 0;
+        for (int i = 0; i < m; i++)
+            for (int p = 0; p < k; p++)
+                work[i * k + p] = a[i * rsa + p * csa];
+        a = work;
+        rsa = k;
+    }
+    switch (m) {
+    case 1: small_m_cols(1, 8, n, k, a, rsa, b, csb, c, rsc, add); return 1;
+    case 2: small_m_cols(2, 4, n, k, a, rsa, b, csb, c, rsc, add); return 1;
+    case 3: small_m_cols(3, 4, n, k, a, rsa, b, csb, c, rsc, add); return 1;
+    }
+    return 0;
+}
+
+/*
  * C (+)= A . B for one matrix product; see the header for the stride
  * convention. accumulate != 0 adds the product to C's contents; `work` is the
  * packing buffer (see WORK_FLOATS).
@@ -187,6 +368,9 @@ void wasm_rt_sgemm(int m, int n, int k, const float *a, int rsa, int csa,
             zero_c(m, n, c, rsc);
         return;
     }
+    if (m < MR && small_m(m, n, k, a, rsa, csa, b, rsb, csb, c, rsc,
+                          accumulate, work))
+        return;
     for (int jc = 0; jc < n; jc += NC) {
         int nc = n - jc < NC ? n - jc : NC;
         for (int pc = 0; pc < k; pc += KC) {
