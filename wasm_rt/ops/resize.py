@@ -213,8 +213,8 @@ def _resize(x, roi, scales, sizes, axes=None, policy="stretch", **p):
     return work.astype(x.dtype, copy=False)
 
 
-@register("Resize", since=10)
-def resize_10(x, scales, *, mode="nearest"):
+def _legacy_resize(x, scales, mode):
+    """Resize-10 and Upsample: scales only, asymmetric coordinates, 'simple' nearest."""
     return _resize(
         x,
         None,
@@ -228,6 +228,11 @@ def resize_10(x, scales, *, mode="nearest"):
         extrapolation_value=0.0,
         antialias=0,
     )
+
+
+@register("Resize", since=10)
+def resize_10(x, scales, *, mode="nearest"):
+    return _legacy_resize(x, scales, mode)
 
 
 @register("Resize", since=11)
@@ -293,27 +298,11 @@ def resize_18(
     )
 
 
-def _upsample(x, scales, mode):
-    return _resize(
-        x,
-        None,
-        scales,
-        None,
-        coord="asymmetric",
-        mode=mode,
-        nearest_mode="simple",
-        cubic_a=-0.75,
-        exclude_outside=0,
-        extrapolation_value=0.0,
-        antialias=0,
-    )
-
-
 @register("Upsample", since=7)
 def upsample_7(x, *, mode="nearest", scales):
-    return _upsample(x, scales, mode)
+    return _legacy_resize(x, scales, mode)
 
 
 @register("Upsample", since=9)
 def upsample_9(x, scales, *, mode="nearest"):
-    return _upsample(x, scales, mode)
+    return _legacy_resize(x, scales, mode)
