@@ -8,6 +8,7 @@ the executor can trust it.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -182,7 +183,7 @@ class _BuildContext:
         self.counter = 0
         self.depth = 0
 
-    def build_graph(self, g: pb.GraphProto, what: str, outer: frozenset[str] = frozenset()) -> Graph:
+    def build_graph(self, g: pb.GraphProto, what: str) -> Graph:
         self.depth += 1
         if self.depth > 64:
             raise InvalidGraph("subgraphs are nested more than 64 levels deep")
@@ -327,8 +328,6 @@ def toposort(graph: Graph) -> list[Node]:
     ready = [i for i, r in enumerate(remaining) if r == 0]
     order: list[int] = []
     # Keep the model's own order among ready nodes: it is usually already valid.
-    import heapq
-
     heapq.heapify(ready)
     while ready:
         i = heapq.heappop(ready)

@@ -11,9 +11,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from . import dtypes
-from .errors import InvalidArgument, InvalidGraph, WasmRtError
+from .errors import InvalidArgument
 from .executor import Executor, Planner, Profiler
-from .ir import Graph, ValueInfo, build_model_graph
+from .ir import ValueInfo, build_model_graph
 from .limits import DEFAULT_MEMORY_LIMIT, check_alloc, memory_limit
 from .model import ModelMetadata, load
 from .optimizer import GraphOptimizationLevel, PassContext, optimize

@@ -7,7 +7,6 @@ grouped matmul.
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np

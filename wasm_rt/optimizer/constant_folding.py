@@ -23,7 +23,6 @@ NOT_FOLDABLE = frozenset(
 
 def fold_constants(graph: Graph, ctx: "PassContext") -> bool:
     constants = set(graph.initializers) - ctx.overridable
-    graph_outputs = {vi.name for vi in graph.outputs}
     kept: list[Node] = []
     changed = False
     for node in graph.nodes:
@@ -38,7 +37,6 @@ def fold_constants(graph: Graph, ctx: "PassContext") -> bool:
         changed = True
     # A graph output that became an initializer still reads fine: the executor
     # resolves names through the initializers too.
-    del graph_outputs
     graph.nodes = kept
     return changed
 
