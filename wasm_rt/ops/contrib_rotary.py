@@ -1,0 +1,3 @@
+"""onnxruntime's com.microsoft RotaryEmbedding."""
+
+from __future__ import annotations

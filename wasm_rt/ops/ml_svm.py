@@ -1,0 +1,3 @@
+"""ai.onnx.ml support vector machines: SVMClassifier, SVMRegressor."""
+
+from __future__ import annotations
