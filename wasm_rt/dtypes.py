@@ -1,4 +1,21 @@
-"""ONNX element types, their numpy equivalents and onnxruntime's type strings."""
+"""ONNX element types, their numpy equivalents and onnxruntime's type strings.
+
+Numpy has no bfloat16, float8, float4 or 4-/2-bit integer dtypes, and Pyodide
+has no ml_dtypes.  wasm_rt holds each of those types as a numpy array of a
+single-field structured dtype (below: ``bfloat16``, ``float8e4m3fn`` ...), one
+element per item with the raw bits in the field.  Such arrays survive every
+data-movement operation (reshape, transpose, take, concatenate, where, copy,
+pad) unchanged, and numpy refuses arithmetic on them, so nothing is ever
+computed on raw bits by accident.  ``arr.view(np.uint16)`` / ``np.uint8`` /
+``np.int8`` gives the bits without a copy and ``bits.view(dtypes.int4)`` tags
+them back.  Conversions to and from float32 and the packed TensorProto
+layouts live in :mod:`wasm_rt.lowprec`.
+
+Storage per item: bfloat16 the 16 bits (``<u2``); float8* and float8e8m0 the
+8 bits (``u1``); float4e2m1 the 4 bits in the low nibble (``u1``); uint4 and
+uint2 the value (``u1``, 0..15 / 0..3); int4 and int2 the value sign-extended
+(``i1``, -8..7 / -2..1).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +27,35 @@ from .errors import NotImplemented as NotImplementedErr
 UNDEFINED, FLOAT, UINT8, INT8, UINT16, INT16, INT32, INT64, STRING, BOOL = range(10)
 FLOAT16, DOUBLE, UINT32, UINT64, COMPLEX64, COMPLEX128, BFLOAT16 = range(10, 17)
 FLOAT8E4M3FN, FLOAT8E4M3FNUZ, FLOAT8E5M2, FLOAT8E5M2FNUZ, UINT4, INT4 = range(17, 23)
-FLOAT4E2M1 = 23
+FLOAT4E2M1, FLOAT8E8M0, UINT2, INT2 = range(23, 27)
+
+# The low-precision dtypes (see the module docstring).
+bfloat16 = np.dtype([("bfloat16", "<u2")])
+float8e4m3fn = np.dtype([("float8e4m3fn", "u1")])
+float8e4m3fnuz = np.dtype([("float8e4m3fnuz", "u1")])
+float8e5m2 = np.dtype([("float8e5m2", "u1")])
+float8e5m2fnuz = np.dtype([("float8e5m2fnuz", "u1")])
+float8e8m0 = np.dtype([("float8e8m0", "u1")])
+float4e2m1 = np.dtype([("float4e2m1", "u1")])
+uint4 = np.dtype([("uint4", "u1")])
+int4 = np.dtype([("int4", "i1")])
+uint2 = np.dtype([("uint2", "u1")])
+int2 = np.dtype([("int2", "i1")])
+
+# element type -> structured dtype, for the types numpy lacks.
+LOWPREC = {
+    BFLOAT16: bfloat16,
+    FLOAT8E4M3FN: float8e4m3fn,
+    FLOAT8E4M3FNUZ: float8e4m3fnuz,
+    FLOAT8E5M2: float8e5m2,
+    FLOAT8E5M2FNUZ: float8e5m2fnuz,
+    UINT4: uint4,
+    INT4: int4,
+    FLOAT4E2M1: float4e2m1,
+    FLOAT8E8M0: float8e8m0,
+    UINT2: uint2,
+    INT2: int2,
+}
 
 # onnxruntime's names, used in NodeArg.type ('tensor(float)') and error messages.
 ONNX_TYPE_NAMES = {
@@ -37,6 +82,9 @@ ONNX_TYPE_NAMES = {
     UINT4: "uint4",
     INT4: "int4",
     FLOAT4E2M1: "float4e2m1",
+    FLOAT8E8M0: "float8e8m0",
+    UINT2: "uint2",
+    INT2: "int2",
 }
 
 # Strings are held as numpy object arrays of Python str, as onnxruntime returns them.
@@ -56,6 +104,7 @@ _TO_NUMPY = {
     UINT64: np.dtype(np.uint64),
     COMPLEX64: np.dtype(np.complex64),
     COMPLEX128: np.dtype(np.complex128),
+    **LOWPREC,
 }
 _FROM_NUMPY = {v: k for k, v in _TO_NUMPY.items()}
 
@@ -98,3 +147,16 @@ def from_numpy_or_none(dtype) -> int | None:
         return from_numpy(dtype)
     except NotImplementedErr:
         return None
+
+
+def is_lowprec(dtype) -> bool:
+    """True for wasm_rt's structured low-precision dtypes (bfloat16, float8 ...)."""
+    return isinstance(dtype, np.dtype) and dtype.names is not None and dtype in _LOWPREC_SET
+
+
+_LOWPREC_SET = frozenset(LOWPREC.values())
+
+
+def bits_dtype(dtype) -> np.dtype:
+    """The plain numpy dtype of a low-precision dtype's field (uint16/uint8/int8)."""
+    return dtype.fields[dtype.names[0]][0]

@@ -14,7 +14,7 @@ from typing import Mapping
 
 import numpy as np
 
-from . import dtypes
+from . import dtypes, lowprec
 from .errors import InvalidArgument, InvalidGraph, NoSuchFile
 from .limits import check_alloc
 from .proto import onnx_ir_pb2 as pb
@@ -29,6 +29,9 @@ _INT32_FIELD_TYPES = {
     dtypes.BOOL,
     dtypes.FLOAT16,
 }
+# bfloat16, float8 and float8e8m0 keep one element's bits per int32_data entry;
+# the sub-byte types keep their packed bytes there, one byte per entry.
+_INT32_FIELD_TYPES |= set(dtypes.LOWPREC)
 
 
 class ExternalData:
@@ -141,6 +144,8 @@ def tensor_from_proto(t: pb.TensorProto, ext: ExternalData | None = None) -> np.
         raw = t.raw_data
     else:
         raw = None
+    if raw is not None and dtypes.is_lowprec(np_dtype):
+        return _lowprec_from_bytes(t, np_dtype, shape, count, np.frombuffer(raw, np.uint8))
     if raw is not None:
         storage = np.dtype(np.uint8) if t.data_type == dtypes.BOOL else np_dtype
         need = count * storage.itemsize
@@ -156,6 +161,23 @@ def tensor_from_proto(t: pb.TensorProto, ext: ExternalData | None = None) -> np.
     return _from_typed_fields(t, np_dtype, shape, count)
 
 
+def _lowprec_from_bytes(t, np_dtype, shape, count, data: np.ndarray) -> np.ndarray:
+    """A low-precision tensor from its little-endian bytes (``data``, uint8):
+    packed two or four per byte for the sub-byte types, else one item each."""
+    packed = lowprec.packed_size(np_dtype, count)
+    need = packed if packed is not None else count * np_dtype.itemsize
+    if data.size != need:
+        layout = " (packed)" if packed is not None else ""
+        raise InvalidGraph(
+            f"tensor '{t.name}': shape {list(shape)} of {dtypes.type_name(t.data_type)} "
+            f"needs {need} bytes of data{layout}, found {data.size}"
+        )
+    if packed is not None:
+        return lowprec.unpack(data, np_dtype, count).reshape(shape)
+    bits = data.view(dtypes.bits_dtype(np_dtype).newbyteorder("<"))
+    return lowprec.tag(bits.astype(dtypes.bits_dtype(np_dtype)), np_dtype).reshape(shape)
+
+
 def _count_error(t, expected, got):
     raise InvalidGraph(
         f"tensor '{t.name}': shape {list(t.dims)} holds {expected} elements, "
@@ -165,6 +187,18 @@ def _count_error(t, expected, got):
 
 def _from_typed_fields(t, np_dtype, shape, count) -> np.ndarray:
     dt = t.data_type
+    if dt in dtypes.LOWPREC:
+        src = np.array(t.int32_data, dtype=np.int64)
+        width = 16 if dt == dtypes.BFLOAT16 else 8
+        if np.any((src < 0) | (src >= 1 << width)):
+            raise InvalidGraph(
+                f"tensor '{t.name}': int32_data of {dtypes.type_name(dt)} must hold "
+                f"{width}-bit unsigned values"
+            )
+        data = src.astype(f"<u{width // 8}").view(np.uint8)
+        if lowprec.packed_size(np_dtype, count) is None and src.size != count:
+            _count_error(t, count, src.size)
+        return _lowprec_from_bytes(t, np_dtype, shape, count, data)
     if dt in _INT32_FIELD_TYPES:
         src = np.array(t.int32_data, dtype=np.int32)
         if dt == dtypes.FLOAT16:
@@ -243,6 +277,11 @@ def tensor_to_proto(arr: np.ndarray, name: str = "") -> pb.TensorProto:
     t = pb.TensorProto(name=name, dims=arr.shape, data_type=dtypes.from_numpy(arr.dtype))
     if t.data_type == dtypes.STRING:
         t.string_data.extend(str(s).encode("utf-8") for s in arr.reshape(-1))
+    elif lowprec.packed_size(arr.dtype, arr.size) is not None:
+        t.raw_data = lowprec.pack(arr)
+    elif dtypes.is_lowprec(arr.dtype):
+        bits = lowprec.bits(arr)
+        t.raw_data = bits.astype(bits.dtype.newbyteorder("<")).tobytes()
     else:
         t.raw_data = np.ascontiguousarray(arr).astype(arr.dtype.newbyteorder("<")).tobytes()
     return t
