@@ -138,3 +138,16 @@ def test_dropout_training_scales_kept_values():
     assert mask.dtype == np.bool_ and 0.7 < mask.mean() < 0.8
     np.testing.assert_allclose(y[mask], 1 / 0.75)
     assert not y[~mask].any()
+
+
+@pytest.mark.parametrize("opset", [9, 15])
+def test_batchnorm_1d_input(opset):
+    # A 1-D X is N samples of one channel; onnxruntime returns X's shape [N].
+    inputs = {
+        "x": _data(7),
+        "s": _data(1, 1),
+        "b": _data(1, 2),
+        "m": _data(1, 3),
+        "v": np.abs(_data(1, 4)) + 0.1,
+    }
+    check_op("BatchNormalization", inputs, opset=opset, **TOL)

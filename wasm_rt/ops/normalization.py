@@ -27,6 +27,9 @@ def _channel(v, x: np.ndarray, dtype) -> np.ndarray:
 
 
 def _batchnorm(x, scale, b, mean, var, epsilon):
+    if x.ndim == 1:
+        # A 1-D input is N samples of one channel (onnxruntime: [N] in, [N] out).
+        return _batchnorm(x.reshape(-1, 1), scale, b, mean, var, epsilon).reshape(-1)
     dt = _acc(x.dtype)
     inv = 1.0 / np.sqrt(_channel(var, x, dt) + dt.type(epsilon))
     y = (x.astype(dt, copy=False) - _channel(mean, x, dt)) * (
@@ -107,22 +110,67 @@ def instance_norm(x, scale, b, *, epsilon=1e-5):
 _STASH = {1: np.float32, 11: np.float64, 10: np.float16, 16: np.float32}
 
 
+def stash_dtype(stash_type: int, x_dtype) -> np.dtype:
+    """The statistics dtype ``stash_type`` asks for (double input stays double)."""
+    if np.dtype(x_dtype) == np.float64:
+        return np.dtype(np.float64)
+    return np.dtype(_STASH.get(stash_type, np.float32))
+
+
+def layer_stats(xa: np.ndarray, axes, epsilon: float, simplified: bool = False):
+    """(mean, 1/sqrt(var + epsilon)) over ``axes`` with kept dims.
+
+    Two passes (mean, then the mean of squared deviations) as onnxruntime's
+    kernels do; ``simplified`` is RMS normalization: the mean is taken as 0.
+    """
+    if simplified:
+        mean = np.zeros((), xa.dtype)
+        var = np.square(xa).mean(axis=axes, keepdims=True)
+    else:
+        mean = xa.mean(axis=axes, keepdims=True)
+        var = np.square(xa - mean).mean(axis=axes, keepdims=True)
+    return mean, 1.0 / np.sqrt(var + xa.dtype.type(epsilon))
+
+
 @register("LayerNormalization", since=17, context=True)
 def layer_norm(ctx, x, scale, b=None, *, axis=-1, epsilon=1e-5, stash_type=1):
     axis = normalize_axis(axis, x.ndim)
-    dt = np.dtype(_STASH.get(stash_type, np.float32))
-    if x.dtype == np.float64:
-        dt = np.dtype(np.float64)
-    axes = tuple(range(axis, x.ndim))
+    dt = stash_dtype(stash_type, x.dtype)
     xa = x.astype(dt, copy=False)
-    mean = xa.mean(axis=axes, keepdims=True)
-    var = np.square(xa - mean).mean(axis=axes, keepdims=True)
-    inv_std = 1.0 / np.sqrt(var + dt.type(epsilon))
+    mean, inv_std = layer_stats(xa, tuple(range(axis, x.ndim)), epsilon)
+    # The ONNX function body casts the normalized value to T before Mul(Scale).
     y = ((xa - mean) * inv_std).astype(x.dtype, copy=False) * scale
     if b is not None:
         y = y + b
     y = y.astype(x.dtype, copy=False)
     return (y, mean, inv_std)[: max(1, ctx.num_outputs)]
+
+
+def contrib_layer_norm(x, scale, b, axis, epsilon, stash_type, simplified):
+    """onnxruntime's LayerNormalization-1 / SimplifiedLayerNormalization.
+
+    Everything is computed in the stash dtype and rounded once to the dtype of
+    ``scale`` (onnxruntime's V: Y may differ from X's dtype); the statistics
+    come out in float32 unless stash_type asks for double.
+    """
+    axis = normalize_axis(axis, x.ndim)
+    dt = stash_dtype(stash_type, x.dtype)
+    xa = x.astype(dt, copy=False)
+    mean, inv_std = layer_stats(xa, tuple(range(axis, x.ndim)), epsilon, simplified)
+    y = (xa - mean) * inv_std * scale.astype(dt, copy=False)
+    if b is not None:
+        y = y + b.astype(dt, copy=False)
+    u = np.dtype(np.float64 if stash_type == 11 else np.float32)
+    mean = np.broadcast_to(mean, inv_std.shape).astype(u)
+    return y.astype(scale.dtype, copy=False), mean, inv_std.astype(u, copy=False)
+
+
+@register("LayerNormalization", since=1, context=True)
+def layer_norm_1(ctx, x, scale, b=None, *, axis=-1, epsilon=1e-5, stash_type=1):
+    """onnxruntime's contrib LayerNormalization in the ai.onnx domain (opsets
+    1-16, before ONNX defined it; onnxruntime's LayerNormFusion emits it)."""
+    outs = contrib_layer_norm(x, scale, b, axis, epsilon, stash_type, False)
+    return outs[: max(1, ctx.num_outputs)]
 
 
 def _group_norm(x, scale, bias, epsilon, num_groups, stash_dtype, per_channel):
