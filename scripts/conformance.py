@@ -256,6 +256,8 @@ def compare(
     """
     import numpy as np
 
+    from wasm_rt import dtypes, lowprec
+
     if not isinstance(actual, (list, tuple)) or len(actual) != len(expected):
         got = len(actual) if isinstance(actual, (list, tuple)) else type(actual).__name__
         return f"{where}expected {len(expected)} outputs, got {got}"
@@ -283,7 +285,8 @@ def compare(
             continue
         if not isinstance(out, (np.ndarray, np.generic)):
             return f"{at}: expected an ndarray, got {_describe(out)}"
-        out = np.asarray(out)
+        out = lowprec.from_ml_dtypes(np.asarray(out))
+        ref = lowprec.from_ml_dtypes(np.asarray(ref))
         if out.shape != ref.shape:
             return f"{at}: shape {out.shape}, expected {ref.shape}"
         if ref.dtype == object:
@@ -294,8 +297,15 @@ def compare(
             return f"{at}: dtype {out.dtype}, expected {ref.dtype}"
         if not check_values:
             continue
+        case_rtol = rtol
+        if dtypes.is_lowprec(ref.dtype):
+            # As onnx's runner: compare the values in float32 (NaN equal to NaN),
+            # bfloat16 within two of its ulps (rtol 2**-6).
+            if ref.dtype == dtypes.bfloat16:
+                case_rtol = max(rtol, 2**-6)
+            out, ref = lowprec.to_float32(out), lowprec.to_float32(ref)
         try:
-            np.testing.assert_allclose(out, ref, rtol=rtol, atol=atol)
+            np.testing.assert_allclose(out, ref, rtol=case_rtol, atol=atol)
         except AssertionError as e:
             lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
             return f"{at}: values differ (rtol={rtol}, atol={atol}): " + "; ".join(lines[1:4])

@@ -378,3 +378,28 @@ def to_ml_dtypes(x: np.ndarray, use_ml_dtypes: bool = True) -> np.ndarray:
     if x.dtype in _SUB_BYTE_INTS:
         raw = raw.view(np.uint8) & ((1 << _SUB_BYTE_INTS[x.dtype]) - 1)
     return raw.view(getattr(ml, _ML_ATTR[x.dtype]))
+
+
+def public_value(value, use_ml_dtypes: bool = True):
+    """An output value as the public API returns it: low-precision arrays
+    (also inside sequences, maps and optionals) as ml_dtypes arrays when
+    ml_dtypes is importable, else as wasm_rt's structured arrays."""
+    if isinstance(value, np.ndarray):
+        return to_ml_dtypes(value, use_ml_dtypes)
+    if isinstance(value, list):
+        return [public_value(v, use_ml_dtypes) for v in value]
+    if isinstance(value, dict):
+        return {k: public_value(v, use_ml_dtypes) for k, v in value.items()}
+    return value
+
+
+def internal_value(value):
+    """A feed as the runtime holds it: ml_dtypes arrays (also inside lists
+    and dicts) become wasm_rt's structured arrays; all else is unchanged."""
+    if isinstance(value, np.ndarray):
+        return from_ml_dtypes(value)
+    if isinstance(value, list):
+        return [internal_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: internal_value(v) for k, v in value.items()}
+    return value

@@ -10,7 +10,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from . import dtypes
+from . import dtypes, lowprec
 from .errors import InvalidArgument
 from .executor import Executor, Planner, Profiler
 from .ir import ValueInfo, build_model_graph
@@ -218,7 +218,8 @@ class InferenceSession:
     def _end_run(self, names: list[str], results: dict[str, Any], start: float) -> list:
         if self._profiler:
             self._profiler.record("Session", "model_run", start, {})
-        return [results[n] for n in names]
+        # Low-precision outputs leave as ml_dtypes arrays when ml_dtypes is importable.
+        return [lowprec.public_value(results[n]) for n in names]
 
     def _plan_runner(self):
         """The provider that drives whole plans (WebGPU: segments), or None for the executor."""
@@ -259,7 +260,8 @@ class InferenceSession:
             raise InvalidArgument(f"missing required input(s) {missing}")
         feeds = {}
         for name, value in input_feed.items():
-            feeds[name] = self._check_value(declared[name], value)
+            # ml_dtypes arrays (bfloat16, float8 ...) enter as wasm_rt's structured dtypes.
+            feeds[name] = self._check_value(declared[name], lowprec.internal_value(value))
         return feeds
 
     def _check_value(self, vi: ValueInfo, value: Any):

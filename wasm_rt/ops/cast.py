@@ -3,13 +3,18 @@
 Strings are numpy object arrays of Python str, as onnxruntime returns them.
 Numeric casts follow C semantics the way onnxruntime does: float -> int
 truncates, int -> narrower int wraps, float -> float16 overflows to inf.
+The low-precision types (bfloat16, float8*, float4e2m1, int4/uint4, int2/uint2,
+float8e8m0; structured dtypes, see wasm_rt.dtypes) convert through
+wasm_rt.lowprec, bit-exact with ONNX's reference: to them rounding to nearest
+even with ``saturate`` (float8) and ``round_mode`` (float8e8m0), from them
+through float32, which holds every one of their values exactly.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .. import dtypes
+from .. import dtypes, lowprec
 from ..errors import NotImplemented as NotImplementedErr
 from ..registry import register
 
@@ -30,9 +35,8 @@ def _target_dtype(to) -> np.dtype:
         return dtypes.to_numpy(int(to))
     except NotImplementedErr:
         raise NotImplementedErr(
-            f"Cast to {dtypes.type_name(int(to))} is not supported: numpy has no "
-            "such dtype, so wasm_rt cannot hold the result; cast to float16, "
-            "float32 or an integer type instead"
+            f"Cast to {dtypes.type_name(int(to))} ({int(to)}) is not supported by "
+            "wasm_rt"
         ) from None
 
 
@@ -48,6 +52,10 @@ def _float_to_strings(flat: np.ndarray) -> np.ndarray:
 
 
 def _to_strings(x: np.ndarray) -> np.ndarray:
+    if dtypes.is_lowprec(x.dtype):
+        # int4/uint4/int2/uint2 print as integers, the float types as floats.
+        is_int = x.dtype in (dtypes.int4, dtypes.uint4, dtypes.int2, dtypes.uint2)
+        x = lowprec.bits(x) if is_int else lowprec.to_float32(x)
     flat = x.reshape(-1)
     if x.dtype == object:
         out = flat.copy()
@@ -71,28 +79,47 @@ def _from_strings(x: np.ndarray, target: np.dtype) -> np.ndarray:
         return text.astype(np.float64).astype(target)
 
 
-def cast_to(x: np.ndarray, target: np.dtype) -> np.ndarray:
-    """x converted to ``target`` with onnxruntime's semantics (always a new array)."""
+def cast_to(
+    x: np.ndarray, target: np.dtype, saturate: int = 1, round_mode: str = "up"
+) -> np.ndarray:
+    """x converted to ``target`` with onnxruntime's semantics (always a new array).
+
+    ``saturate`` only affects float8 targets, ``round_mode`` only float8e8m0.
+    """
     if target == object:
         return _to_strings(x)
     if x.dtype == object:
         if target == np.bool_:
             return _from_strings(x, np.dtype(np.float64)) != 0
-        return _from_strings(x, target)
+        if dtypes.is_lowprec(target):
+            x = _from_strings(x, np.dtype(np.float32))
+        else:
+            return _from_strings(x, target)
+    if dtypes.is_lowprec(x.dtype) or dtypes.is_lowprec(target):
+        if target == np.bool_:
+            return lowprec.convert(x, np.dtype(np.float32)) != 0
+        return lowprec.convert(x, target, bool(saturate), round_mode)
     with np.errstate(all="ignore"):
         return x.astype(target)
 
 
-# saturate only affects float8 targets and round_mode only float8e8m0; numpy
-# has neither, so both are accepted and have nothing to change.
+def _check_round_mode(round_mode):
+    if round_mode not in ("up", "down", "nearest"):
+        raise ValueError(
+            f"round_mode must be 'up', 'down' or 'nearest', got {round_mode!r}"
+        )
+
+
 @register("Cast", since=1)
 def cast(x, *, to, saturate=1, round_mode="up"):
-    return cast_to(x, _target_dtype(to))
+    _check_round_mode(round_mode)
+    return cast_to(x, _target_dtype(to), saturate, round_mode)
 
 
 @register("CastLike", since=15)
 def cast_like(x, target_type, *, saturate=1, round_mode="up"):
-    return cast_to(x, target_type.dtype)
+    _check_round_mode(round_mode)
+    return cast_to(x, target_type.dtype, saturate, round_mode)
 
 
 @register("Identity", since=1)
