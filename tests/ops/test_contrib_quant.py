@@ -286,3 +286,94 @@ def test_gather_block_quantized_int4(signed, axes):
     data_bytes = model.SerializeToString()
     feeds = {"idx": idx}
     assert_same(run_wasm_rt(data_bytes, feeds), run_ort(data_bytes, feeds))
+
+
+# --- QGemm, DynamicQuantizeMatMul, MatMulIntegerToFloat ---------------------------
+# The integer products are exact on both runtimes (this CPU has VNNI, so
+# onnxruntime's u8s8 kernels do not saturate); quantized outputs must match
+# exactly. Float outputs are float32(acc) * multiplier + bias: MLAS may fuse
+# the multiply-add, so 1 float32 ulp of the result (rtol 2e-7, atol for bias
+# cancellation).
+
+
+def q8(shape, dtype):
+    info = np.iinfo(dtype)
+    return RNG.integers(info.min, info.max + 1, size=shape).astype(dtype)
+
+
+@pytest.mark.parametrize("per_column", [False, True])
+@pytest.mark.parametrize("btype", [np.uint8, np.int8])
+@pytest.mark.parametrize("bias", [False, True])
+def test_dynamic_quantize_matmul(btype, per_column, bias):
+    k, n = 40, 12
+    b = q8((k, n), btype)
+    shape = (n,) if per_column else ()
+    inputs = {
+        "a": RNG.standard_normal((2, 3, k)).astype(F32),
+        "b": b,
+        "b_scale": RNG.uniform(0.01, 0.1, size=shape).astype(F32),
+        "b_zp": q8(shape, btype),
+        "bias": RNG.standard_normal(n).astype(F32) if bias else None,
+    }
+    for inits in [("b", "b_scale", "b_zp", "bias"), ()]:
+        ours, theirs = both("DynamicQuantizeMatMul", inputs, inits)
+        assert_same(ours, theirs, rtol=2e-7, atol=1e-6, what="DynamicQuantizeMatMul")
+
+
+@pytest.mark.parametrize("btype", [np.uint8, np.int8])
+@pytest.mark.parametrize("per_column", [False, True])
+def test_matmul_integer_to_float(btype, per_column):
+    k, n = 33, 10
+    shape = (n,) if per_column else ()
+    inputs = {
+        "a": q8((5, k), np.uint8),
+        "b": q8((k, n), btype),
+        "a_scale": np.array(0.03, F32),
+        "b_scale": RNG.uniform(0.01, 0.1, size=shape).astype(F32),
+        "a_zp": np.array(131, np.uint8),
+        "b_zp": q8(shape, btype),
+        "bias": RNG.standard_normal(n).astype(F32),
+    }
+    ours, theirs = both("MatMulIntegerToFloat", inputs, ("b", "b_scale", "b_zp"))
+    assert_same(ours, theirs, rtol=2e-7, atol=1e-6, what="MatMulIntegerToFloat")
+
+
+@pytest.mark.parametrize("atype", [np.uint8, np.int8])
+@pytest.mark.parametrize("per_column", [False, True])
+@pytest.mark.parametrize("quantized_out", [True, False])
+@pytest.mark.parametrize("trans", [(0, 0), (1, 1)])
+def test_qgemm(atype, per_column, quantized_out, trans):
+    m, k, n = 7, 50, 9
+    btype = np.int8 if atype == np.int8 else np.uint8
+    shape = (n,) if per_column else ()
+    a = q8((m, k), atype)
+    b = q8((k, n), btype)
+    inputs = {
+        "a": a.T.copy() if trans[0] else a,
+        "a_scale": np.array(0.02, F32),
+        "a_zp": q8((), atype),
+        "b": b.T.copy() if trans[1] else b,
+        "b_scale": RNG.uniform(0.01, 0.05, size=shape).astype(F32),
+        "b_zp": q8(shape, btype),
+        "c": RNG.integers(-5000, 5000, size=(n,)).astype(np.int32),
+        "y_scale": np.array(0.7, F32) if quantized_out else None,
+        "y_zp": q8((), atype) if quantized_out else None,
+    }
+    ours, theirs = both(
+        "QGemm", inputs, ("b", "b_scale", "b_zp"), alpha=0.5, transA=trans[0],
+        transB=trans[1],
+    )
+    assert_same(ours, theirs, rtol=2e-7, atol=1e-6, what="QGemm")
+
+
+@pytest.mark.parametrize("qtype", [np.uint8, np.int8, np.uint16, np.int16])
+def test_ms_quantize_dequantize_linear(qtype):
+    x = RNG.uniform(-300, 300, size=(2, 4, 3)).astype(F32)
+    x.flat[:4] = [0.5, 1.5, -2.5, 2.5]
+    scale = RNG.uniform(0.5, 2, size=4).astype(F32)
+    zp = q8((4,), qtype) // 2
+    ours, theirs = both("QuantizeLinear", {"x": x, "s": scale, "zp": zp}, axis=1)
+    assert_same(ours, theirs, what="QuantizeLinear")
+    q = ours[0]
+    ours, theirs = both("DequantizeLinear", {"q": q, "s": scale, "zp": zp}, axis=1)
+    assert_same(ours, theirs, what="DequantizeLinear")
