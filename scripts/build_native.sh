@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Build wasm_rt/native/gemm.wasm, the SIMD128 float32 GEMM that the numpy
-# provider loads with ctypes inside Pyodide (wasm_rt/native/__init__.py).
+# Build wasm_rt/native/gemm.wasm, the SIMD128 kernels that the numpy provider
+# loads with ctypes inside Pyodide (wasm_rt/native/__init__.py): the float32
+# GEMM (gemm.c) and the quantized products (qgemm.c), linked into one module.
 #
 #   scripts/build_native.sh [OUT_DIR]     # default: wasm_rt/native
 #
@@ -19,12 +20,14 @@ for tool in "$CC" "$WASM_LD"; do
   }
 done
 mkdir -p "$out"
-obj=$(mktemp --suffix=.o)
-trap 'rm -f "$obj"' EXIT
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 # -fno-builtin keeps clang from turning loops into memset/memcpy calls: the
 # module must not import anything from libc.
-"$CC" --target=wasm32-unknown-emscripten -ffreestanding -fno-builtin -fPIC -O3 \
-  -msimd128 -nostdlib -c wasm_rt/native/gemm.c -o "$obj"
-"$WASM_LD" --experimental-pic -shared --no-entry --export-all "$obj" \
-  -o "$out/gemm.wasm"
+for src in gemm qgemm; do
+  "$CC" --target=wasm32-unknown-emscripten -ffreestanding -fno-builtin -fPIC -O3 \
+    -msimd128 -nostdlib -c "wasm_rt/native/$src.c" -o "$tmp/$src.o"
+done
+"$WASM_LD" --experimental-pic -shared --no-entry --export-all "$tmp/gemm.o" \
+  "$tmp/qgemm.o" -o "$out/gemm.wasm"
 echo "built $out/gemm.wasm ($(wc -c <"$out/gemm.wasm") bytes)"

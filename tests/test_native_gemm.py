@@ -7,6 +7,7 @@ checks its numbers there.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tomllib
@@ -26,6 +27,8 @@ EXPORTS = {
     "wasm_rt_sgemm_batched",
     "wasm_rt_gemm_work_floats",
     "wasm_rt_gemm_abi",
+    "wasm_rt_qgemm",
+    "wasm_rt_matmul_nbits",
 }
 # What a freestanding side module may import: the main module's memory and
 # the dynamic-linking globals. Anything else (memset, malloc...) is libc.
@@ -96,8 +99,9 @@ def test_gemm_wasm_is_a_freestanding_side_module():
     assert "dylink.0" in summary["custom"]
     assert EXPORTS <= set(summary["exports"])
     assert set(summary["imports"]) <= ALLOWED_IMPORTS, summary["imports"]
-    # Packing buffers come from the caller: no megabytes of static zeros.
-    assert WASM.stat().st_size < 64 * 1024
+    # Packing buffers come from the caller: no megabytes of static zeros
+    # (the float32 and quantized kernels together are about 67 KB of code).
+    assert WASM.stat().st_size < 96 * 1024
 
 
 def test_gemm_wasm_ships_in_the_package_data():
@@ -143,3 +147,52 @@ def test_desktop_uses_numpy():
     a = rng.standard_normal((3, 4, 5), dtype=np.float32)
     b = rng.standard_normal((5, 2), dtype=np.float32)
     np.testing.assert_array_equal(native.matmul(a, b), np.matmul(a, b))
+
+
+def _qgemm(a_dtype=np.uint8, a_zp=0, k_b=3, b_zp=0):
+    a, b = np.zeros((2, 3), a_dtype), np.zeros((k_b, 2), np.uint8)
+    return native.qgemm_i32(a, a_zp, b, b_zp)
+
+
+def _nbits(a_dtype=np.float32, b_bytes=24, n_scales=3, zp=None, bits=4, block=16):
+    a = np.zeros((1, 40), a_dtype)
+    b, scales = np.zeros(b_bytes, np.uint8), np.ones(n_scales, np.float32)
+    return native.matmul_nbits(
+        a, b, scales, zp, bits=bits, block_size=block, k=40, n=1
+    )
+
+
+def test_desktop_quantized_products_return_none():
+    # None tells the MatMulInteger / MatMulNBits kernels to use numpy.
+    assert _qgemm(b_zp=np.zeros(2, np.int64)) is None
+    assert _nbits(zp=np.zeros(2, np.uint8)) is None
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: _qgemm(k_b=4), "inner dimensions differ"),
+        (lambda: _qgemm(a_dtype=np.int32), "uint8/int8"),
+        (lambda: _qgemm(a_dtype=np.int8, a_zp=128), "range of int8 [-128, 127]"),
+        (lambda: _qgemm(b_zp=0.5), "integer zero point"),
+        (lambda: _qgemm(b_zp=np.zeros(3, np.uint8)), "one value or shape (2,)"),
+        (lambda: _nbits(b_bytes=20), "b_packed of uint8 with 24 values"),
+        (lambda: _nbits(n_scales=2), "scales of float32 with 3 values"),
+        (lambda: _nbits(zp=np.zeros(1, np.uint8)), "zero_points of uint8 with 2"),
+        (lambda: _nbits(a_dtype=np.float64), "float32 A of shape [M, 40]"),
+        (lambda: _nbits(block=24), "power-of-two block_size"),
+        (lambda: _nbits(bits=2), "bits 4 or 8"),
+    ],
+)
+def test_quantized_wrappers_validate_their_inputs(call, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        call()
+
+
+def test_quantized_outputs_are_checked_against_the_memory_limit():
+    from wasm_rt.errors import MemoryLimitError
+    from wasm_rt.limits import memory_limit
+
+    a = np.zeros((1000, 1), np.uint8)
+    with memory_limit(1000), pytest.raises(MemoryLimitError, match="qgemm_i32"):
+        native.qgemm_i32(a, 0, np.zeros((1, 1000), np.uint8), 0)

@@ -251,3 +251,191 @@ def test_a_broken_module_warns_once_and_falls_back(py_page):
     assert run_py(
         py_page, "import json, wasm_rt.native as n\njson.dumps(n.status()['native'])"
     )
+
+
+# The quantized kernels (qgemm.c) against exact numpy integer math. Each case:
+# M, K, N; all four uint8/int8 combinations, per-tensor and per-column zero
+# points run on every shape. The shapes cover M = 1..3 (the in-place small-M
+# path, its 32/16/8-column blocks and scalar column tail), M >= 4 (the packed
+# path), odd K, K across the 128/256 blocks, N across the 2048-column block.
+QGEMM_PY = r"""
+import json
+import numpy as np
+import wasm_rt.native as n
+
+rng = np.random.default_rng(3)
+shapes = [
+    (1, 1, 1), (1, 5, 3), (1, 17, 9), (1, 64, 40), (1, 300, 77), (1, 768, 768),
+    (2, 33, 17), (2, 256, 24), (3, 129, 31), (3, 8, 16),
+    (4, 16, 8), (5, 31, 13), (7, 257, 19), (130, 40, 9), (16, 768, 64),
+    (5, 6, 2051), (33, 255, 64),
+    (0, 4, 5), (3, 0, 5), (4, 5, 0), (1, 0, 3),
+]
+types = [(np.uint8, np.uint8), (np.uint8, np.int8), (np.int8, np.uint8),
+         (np.int8, np.int8)]
+report = []
+for (m, k, nn) in shapes:
+    for ta, tb in types:
+        for per_column in (False, True):
+            ia, ib = np.iinfo(ta), np.iinfo(tb)
+            a = rng.integers(ia.min, ia.max + 1, (m, k)).astype(ta)
+            b = rng.integers(ib.min, ib.max + 1, (k, nn)).astype(tb)
+            za = int(rng.integers(ia.min, ia.max + 1))
+            zb = (rng.integers(ib.min, ib.max + 1, nn).astype(tb) if per_column
+                  else int(rng.integers(ib.min, ib.max + 1)))
+            calls = n.status()["quant_calls"]
+            got = n.qgemm_i32(a, za, b, zb)
+            want = ((a.astype(np.int64) - za)
+                    @ (b.astype(np.int64) - np.asarray(zb, np.int64))).astype(np.int32)
+            report.append({
+                "case": f"{m}x{k}x{nn} {np.dtype(ta)}.{np.dtype(tb)} "
+                        f"per_column={per_column}",
+                "native": n.status()["quant_calls"] > calls,
+                "dtype": str(got.dtype), "shape": list(got.shape),
+                "want_shape": list(want.shape),
+                "equal": bool(np.array_equal(got, want)),
+            })
+# Extremes: every product is +-255 * 255 and nothing may saturate.
+extremes = []
+for ta, tb, av, za, bv, zb in [
+    (np.uint8, np.uint8, 0, 255, 255, 0), (np.uint8, np.uint8, 255, 0, 0, 255),
+    (np.int8, np.int8, -128, 127, 127, -128), (np.int8, np.uint8, 127, -128, 0, 255),
+]:
+    for m in (1, 2, 3, 4, 9):
+        a = np.full((m, 515), av, ta)
+        b = np.full((515, 37), bv, tb)
+        got = n.qgemm_i32(a, za, b, zb)
+        extremes.append(int(got.min()) == int(got.max()) == (av - za) * (bv - zb) * 515)
+json.dumps({"report": report, "extremes": extremes})
+"""
+
+
+def test_qgemm_matches_exact_integer_math(py_page):
+    result = run_py(py_page, QGEMM_PY)
+    report = result["report"]
+    assert len(report) == 21 * 8
+    for r in report:
+        assert r["native"], f"{r['case']} did not use the kernel"
+        assert r["dtype"] == "int32" and r["shape"] == r["want_shape"], r
+        assert r["equal"], r
+    assert all(result["extremes"]), result["extremes"]
+
+
+# MatMulNBits against numpy: unpack, dequantize (q - zp) * scale in float32
+# (the kernel does the same two float32 operations, so W is bit-identical),
+# then a float64 product. Only the float32 summation order differs.
+NBITS_PY = r"""
+import json
+import numpy as np
+import wasm_rt.native as n
+
+rng = np.random.default_rng(4)
+
+def unpack(packed, bits, count):
+    # [rows, bytes] uint8 -> [rows, count] values, low nibble first.
+    if bits == 8:
+        return packed[:, :count]
+    q = np.stack([packed & 15, packed >> 4], axis=-1)
+    q = q.reshape(packed.shape[0], 2 * packed.shape[1])
+    return q[:, :count]
+
+def case(m, k, nn, bits, bs, zp_kind):
+    nb = -(-k // bs)
+    blob = bs * bits // 8
+    b = rng.integers(0, 256, (nn, nb, blob)).astype(np.uint8)
+    scales = (rng.random((nn, nb), dtype=np.float32) * 0.1 + 0.01).astype(np.float32)
+    if zp_kind == "none":
+        zp, zpv = None, np.full((nn, nb), 2.0 ** (bits - 1), np.float32)
+    elif zp_kind == "uint8":
+        zp = rng.integers(0, 256, (nn, -(-nb * bits // 8))).astype(np.uint8)
+        zpv = unpack(zp, bits, nb).astype(np.float32)
+    else:
+        zp = (rng.random((nn, nb), dtype=np.float32) * 2 ** bits).astype(np.float32)
+        zpv = zp
+    q = unpack(b.reshape(nn, nb * blob), bits, nb * bs).astype(np.float32)
+    w = ((q - np.repeat(zpv, bs, axis=1)) * np.repeat(scales, bs, axis=1))[:, :k]
+    a = rng.standard_normal((m, k), dtype=np.float32)
+    calls = n.status()["quant_calls"]
+    got = n.matmul_nbits(a, b, scales, zp, bits=bits, block_size=bs, k=k, n=nn)
+    want = a.astype(np.float64) @ w.astype(np.float64).T
+    bound = np.abs(a).astype(np.float64) @ np.abs(w).astype(np.float64).T
+    return {
+        "case": f"M={m} K={k} N={nn} bits={bits} bs={bs} zp={zp_kind}",
+        "native": n.status()["quant_calls"] > calls,
+        "dtype": str(got.dtype), "shape": list(got.shape), "want_shape": [m, nn],
+        "max_rel": float((np.abs(got - want) / np.maximum(bound, 1e-30)).max())
+                   if got.size else 0.0,
+    }
+
+# M, K, N, bits, block_size, zero points: M < 4 runs the in-register path,
+# M >= 4 the packed one; K not a multiple of the block (and below one block),
+# odd block counts (a half-used zero-point byte), N across the 2048 block.
+cases = [
+    (1, 64, 8, 4, 32, "none"), (1, 100, 9, 4, 32, "uint8"),
+    (2, 50, 7, 4, 16, "uint8"), (3, 257, 5, 4, 64, "float"),
+    (4, 64, 8, 4, 32, "uint8"), (5, 300, 33, 4, 128, "uint8"),
+    (17, 1000, 40, 4, 256, "none"), (9, 333, 21, 4, 16, "float"),
+    (130, 70, 19, 8, 16, "uint8"), (1, 77, 13, 8, 32, "none"),
+    (6, 40, 11, 8, 64, "float"), (2, 768, 64, 8, 128, "uint8"),
+    (1, 768, 96, 4, 32, "uint8"), (6, 520, 2050, 4, 32, "uint8"),
+    (0, 32, 4, 4, 32, "none"), (3, 0, 4, 4, 16, "uint8"),
+    (5, 16, 0, 4, 16, "uint8"), (1, 15, 3, 4, 16, "uint8"),
+]
+json.dumps([case(*c) for c in cases])
+"""
+
+
+def test_matmul_nbits_matches_dequantize_then_matmul(py_page):
+    report = run_py(py_page, NBITS_PY)
+    assert len(report) == 18
+    for r in report:
+        assert r["native"], f"{r['case']} did not use the kernel"
+        assert r["dtype"] == "float32" and r["shape"] == r["want_shape"], r
+        # Relative to sum |a| |w|: float32 sums over K <= 1000 in blocks of at
+        # most 256 stay well below 1e-5 (the worst case K * 2**-24 is 6e-5).
+        assert r["max_rel"] <= 1e-5, r
+
+
+QUANT_ERRORS_PY = r"""
+import json
+import numpy as np
+import wasm_rt.native as n
+
+u8 = np.zeros((2, 3), np.uint8)
+errors = []
+for call in [
+    lambda: n.qgemm_i32(u8, 0, np.zeros((4, 2), np.uint8), 0),
+    lambda: n.qgemm_i32(u8.astype(np.int16), 0, np.zeros((3, 2), np.uint8), 0),
+    lambda: n.qgemm_i32(u8, 300, np.zeros((3, 2), np.uint8), 0),
+    lambda: n.qgemm_i32(u8, 0, np.zeros((3, 2), np.int8), np.zeros(3, np.int8)),
+    lambda: n.matmul_nbits(np.zeros((1, 32), np.float32), np.zeros(15, np.uint8),
+                           np.ones(1, np.float32), None, bits=4, block_size=32,
+                           k=32, n=1),
+    lambda: n.matmul_nbits(np.zeros((1, 32), np.float32), np.zeros(16, np.uint8),
+                           np.ones(1, np.float32), None, bits=3, block_size=32,
+                           k=32, n=1),
+]:
+    try:
+        call()
+        errors.append(None)
+    except ValueError as exc:
+        errors.append(str(exc))
+n.set_enabled(False)
+try:
+    off = n.qgemm_i32(u8, 0, np.zeros((3, 2), np.uint8), 0)
+finally:
+    n.set_enabled(True)
+json.dumps({"errors": errors, "off": off is None})
+"""
+
+
+def test_quant_wrappers_validate_and_turn_off(py_page):
+    result = run_py(py_page, QUANT_ERRORS_PY)
+    assert all(result["errors"]), result["errors"]
+    assert "inner dimensions differ" in result["errors"][0]
+    assert "uint8/int8" in result["errors"][1]
+    assert "range of uint8" in result["errors"][2]
+    assert "shape (2,)" in result["errors"][3]
+    assert "b_packed" in result["errors"][4]
+    assert "bits 4 or 8" in result["errors"][5]
+    assert result["off"]

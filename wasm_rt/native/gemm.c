@@ -19,22 +19,7 @@
 
 #include <wasm_simd128.h>
 
-#ifndef MR
-#define MR 4
-#endif
-#ifndef NR
-#define NR 8
-#endif
-#define KC 256
-#define MC 128
-#define NC 2048
-
-/*
- * Packing buffers come from the caller (`work`, 16-byte aligned, at least
- * wasm_rt_gemm_work_floats() floats): static arrays in a side module would be
- * stored in the .wasm file as 2 MB of zeros.
- */
-#define WORK_FLOATS (MC * KC + KC * NC)
+#include "gemm.h"
 
 int wasm_rt_gemm_work_floats(void) { return WORK_FLOATS; }
 
@@ -375,21 +360,26 @@ void wasm_rt_sgemm(int m, int n, int k, const float *a, int rsa, int csa,
         int nc = n - jc < NC ? n - jc : NC;
         for (int pc = 0; pc < k; pc += KC) {
             int kc = k - pc < KC ? k - pc : KC;
-            int add = accumulate || pc > 0;
             pack_b_block(kc, nc, b + pc * rsb + jc * csb, rsb, csb, pack_b);
-            for (int ic = 0; ic < m; ic += MC) {
-                int mc = m - ic < MC ? m - ic : MC;
-                pack_a_block(mc, kc, a + ic * rsa + pc * csa, rsa, csa, pack_a);
-                for (int jr = 0; jr < nc; jr += NR) {
-                    int cols = nc - jr < NR ? nc - jr : NR;
-                    const float *pb = pack_b + jr * kc;
-                    for (int ir = 0; ir < mc; ir += MR) {
-                        int rows = mc - ir < MR ? mc - ir : MR;
-                        micro_kernel(kc, pack_a + ir * kc, pb,
-                                     c + (ic + ir) * rsc + jc + jr, rsc, rows,
-                                     cols, add);
-                    }
-                }
+            wasm_rt_sgemm_packed_b(m, nc, kc, a + pc * csa, rsa, csa, pack_b,
+                                   c + jc, rsc, accumulate || pc > 0, pack_a);
+        }
+    }
+}
+
+void wasm_rt_sgemm_packed_b(int m, int nc, int kc, const float *a, int rsa,
+                            int csa, const float *pack_b, float *c, int rsc,
+                            int add, float *pack_a) {
+    for (int ic = 0; ic < m; ic += MC) {
+        int mc = m - ic < MC ? m - ic : MC;
+        pack_a_block(mc, kc, a + ic * rsa, rsa, csa, pack_a);
+        for (int jr = 0; jr < nc; jr += NR) {
+            int cols = nc - jr < NR ? nc - jr : NR;
+            const float *pb = pack_b + jr * kc;
+            for (int ir = 0; ir < mc; ir += MR) {
+                int rows = mc - ir < MR ? mc - ir : MR;
+                micro_kernel(kc, pack_a + ir * kc, pb, c + (ic + ir) * rsc + jr,
+                             rsc, rows, cols, add);
             }
         }
     }
@@ -409,4 +399,4 @@ void wasm_rt_sgemm_batched(int batch, int m, int n, int k, const float *a,
 }
 
 /* Bumped whenever the exported signatures change; the loader checks it. */
-int wasm_rt_gemm_abi(void) { return 2; }
+int wasm_rt_gemm_abi(void) { return 3; }
