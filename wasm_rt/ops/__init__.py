@@ -15,6 +15,7 @@ from . import (  # noqa: F401
     contrib_activations,
     contrib_attention,
     contrib_fused,
+    contrib_gqa,
     contrib_norm,
     contrib_qlinear,
     contrib_qmatmul,
