@@ -28,6 +28,7 @@ UNDEFINED, FLOAT, UINT8, INT8, UINT16, INT16, INT32, INT64, STRING, BOOL = range
 FLOAT16, DOUBLE, UINT32, UINT64, COMPLEX64, COMPLEX128, BFLOAT16 = range(10, 17)
 FLOAT8E4M3FN, FLOAT8E4M3FNUZ, FLOAT8E5M2, FLOAT8E5M2FNUZ, UINT4, INT4 = range(17, 23)
 FLOAT4E2M1, FLOAT8E8M0, UINT2, INT2 = range(23, 27)
+FLOAT6E2M3, FLOAT6E3M2 = 27, 28  # named in errors; wasm_rt cannot hold them
 
 # The low-precision dtypes (see the module docstring).
 bfloat16 = np.dtype([("bfloat16", "<u2")])
@@ -85,6 +86,8 @@ ONNX_TYPE_NAMES = {
     FLOAT8E8M0: "float8e8m0",
     UINT2: "uint2",
     INT2: "int2",
+    FLOAT6E2M3: "float6e2m3",
+    FLOAT6E3M2: "float6e3m2",
 }
 
 # Strings are held as numpy object arrays of Python str, as onnxruntime returns them.

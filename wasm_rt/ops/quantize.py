@@ -2,15 +2,20 @@
 
 Scales and zero points are per tensor (scalar), per axis (1-D along ``axis``,
 opset 13+) or blocked (same rank as x, ``block_size`` elements of x share one
-entry along ``axis``, opset 21+).  Only integer quantized types exist here:
-numpy has no float8/int4, so those raise NotImplemented.
+entry along ``axis``, opset 21+).  Quantized types: int8/uint8/int16/uint16,
+the sub-byte integers int4/uint4/int2/uint2 (rounded, then saturated to their
+range) and the float types float8e4m3fn/float8e4m3fnuz/float8e5m2/
+float8e5m2fnuz/float4e2m1 (rounded to nearest even; ``saturate`` as in Cast).
+Low-precision tensors are wasm_rt's structured dtypes (see wasm_rt.dtypes);
+bfloat16 and float8e8m0 scales and bfloat16 inputs are computed in float32
+and the result rounded once to the output type, as onnxruntime does.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .. import dtypes
+from .. import dtypes, lowprec
 from ..errors import NotImplemented as NotImplementedErr
 from ..registry import register
 from ._common import normalize_axis
@@ -20,7 +25,23 @@ _RANGES = {
     np.dtype(np.int8): (-128, 127),
     np.dtype(np.uint16): (0, 65535),
     np.dtype(np.int16): (-32768, 32767),
+    dtypes.uint4: (0, 15),
+    dtypes.int4: (-8, 7),
+    dtypes.uint2: (0, 3),
+    dtypes.int2: (-2, 1),
 }
+_FLOAT_QUANT = frozenset(lowprec.FLOAT8_TYPES | {dtypes.float4e2m1})
+_QUANT_NAMES = "int8, uint8, int16, uint16, int4, uint4, int2, uint2, float8*, float4e2m1"
+
+
+def _plain(a: np.ndarray) -> np.ndarray:
+    """A low-precision array's values as float32 (int4 & co. as int8); numpy
+    arrays unchanged."""
+    if not dtypes.is_lowprec(a.dtype):
+        return a
+    if a.dtype in _RANGES:
+        return lowprec.bits(a)
+    return lowprec.to_float32(a)
 
 
 def _broadcastable(param, x, axis, block_size, name):
@@ -65,60 +86,83 @@ def _quantized_dtype(zero_point, output_dtype) -> np.dtype:
             target = dtypes.to_numpy(int(output_dtype))
         except NotImplementedErr:
             raise NotImplementedErr(
-                f"quantizing to {dtypes.type_name(int(output_dtype))} is not supported: "
-                "numpy has no such dtype; use int8, uint8, int16 or uint16"
+                f"quantizing to {dtypes.type_name(int(output_dtype))} is not "
+                f"supported; expected one of {_QUANT_NAMES}"
             ) from None
     else:
         target = np.dtype(np.uint8)
-    if target not in _RANGES:
-        raise TypeError(
-            f"cannot quantize to {target}; expected int8, uint8, int16 or uint16"
-        )
+    if target not in _RANGES and target not in _FLOAT_QUANT:
+        raise TypeError(f"cannot quantize to {target}; expected one of {_QUANT_NAMES}")
     return target
 
 
-def _quantize(x, scale, zero_point, axis, block_size, output_dtype, precision):
+def _quantize(x, scale, zero_point, axis, block_size, output_dtype, precision, saturate=1):
     target = _quantized_dtype(zero_point, output_dtype)
+    both_bf16 = x.dtype == dtypes.bfloat16 and scale.dtype == dtypes.bfloat16
+    x, scale = _plain(x), _plain(np.asarray(scale))
     scale = _broadcastable(scale, x, axis, block_size, "y_scale")
     if precision:
         work = dtypes.to_numpy(int(precision))
+        if dtypes.is_lowprec(work):  # bfloat16 precision: float32, rounded below
+            work, both_bf16 = np.dtype(np.float32), True
         x, scale = x.astype(work), scale.astype(work)
     with np.errstate(all="ignore"):
-        # Divide in the input's precision, as onnxruntime does, then round half
-        # to even; adding the zero point in float64 is exact for these ranges.
-        q = np.rint(x / scale).astype(np.float64)
+        # Divide in the input's precision, as onnxruntime does (bfloat16 in
+        # float32, rounded to bfloat16 when both operands are bfloat16).
+        q = x / scale
+        if both_bf16:
+            q = lowprec.to_float32(lowprec.from_float(q, dtypes.bfloat16))
+        zp = None
         if zero_point is not None:
-            q = q + _broadcastable(zero_point, x, axis, block_size, "y_zero_point")
+            zp = _broadcastable(_plain(zero_point), x, axis, block_size, "y_zero_point")
+        if target in _FLOAT_QUANT:
+            # Float targets round once, to nearest even, in the cast.
+            q = q.astype(np.float32) + (0 if zp is None else zp.astype(np.float32))
+            return lowprec.from_float(q, target, saturate=bool(saturate))
+        # Round half to even, then add the zero point in float64 (exact here).
+        q = np.rint(q).astype(np.float64)
+        if zp is not None:
+            q = q + zp
         lo, hi = _RANGES[target]
         # NaN saturates to the low end, matching onnxruntime's clamp.
         q = np.nan_to_num(np.clip(q, lo, hi), nan=lo)
+    if dtypes.is_lowprec(target):
+        return lowprec.saturate_int(q.astype(np.int64), target)
     return q.astype(target)
 
 
 def _dequantize(x, scale, zero_point, axis, block_size, output_dtype):
     scale = np.asarray(scale)
-    if output_dtype and dtypes.to_numpy(int(output_dtype)) != scale.dtype:
-        raise ValueError(
-            f"output_dtype {dtypes.type_name(int(output_dtype))} disagrees with "
-            f"scale type {scale.dtype}"
+    out_dtype = dtypes.to_numpy(int(output_dtype)) if output_dtype else scale.dtype
+    if out_dtype not in (np.float32, np.float16, dtypes.bfloat16):
+        raise TypeError(
+            f"DequantizeLinear output must be float, float16 or bfloat16, got "
+            f"{dtypes.type_name(dtypes.from_numpy(out_dtype))} (set output_dtype when "
+            "x_scale is float8e8m0)"
         )
     if zero_point is not None and zero_point.dtype != x.dtype:
         raise TypeError(
             f"x_zero_point type {zero_point.dtype} differs from x type {x.dtype}"
         )
-    if x.dtype.kind not in "iu":
+    if x.dtype.kind not in "iu" and x.dtype not in _RANGES and x.dtype not in _FLOAT_QUANT:
         raise NotImplementedErr(
-            f"DequantizeLinear of {x.dtype} is not supported; x must be an integer type"
+            f"DequantizeLinear of {x.dtype} is not supported; x must be one of "
+            f"{_QUANT_NAMES} or int32"
         )
-    scale_b = _broadcastable(scale, x, axis, block_size, "x_scale")
-    shifted = x.astype(np.int64)
+    is_float = x.dtype in _FLOAT_QUANT
+    scale_b = _broadcastable(_plain(scale), x, axis, block_size, "x_scale")
+    shifted = _plain(x).astype(np.float32 if is_float else np.int64)
     if zero_point is not None:
         shifted = shifted - _broadcastable(
-            zero_point, x, axis, block_size, "x_zero_point"
+            _plain(zero_point), x, axis, block_size, "x_zero_point"
         )
-    # float16 scales are applied in float32, then rounded once.
-    work = np.float32 if scale.dtype == np.float16 else scale.dtype
-    return (shifted.astype(work) * scale_b.astype(work)).astype(scale.dtype)
+    # float16, bfloat16 and float8e8m0 scales are applied in float32, then the
+    # product is rounded once to the output type.
+    work = np.float64 if scale_b.dtype == np.float64 else np.float32
+    y = shifted.astype(work) * scale_b.astype(work)
+    if dtypes.is_lowprec(out_dtype):
+        return lowprec.from_float(y, out_dtype)
+    return y.astype(out_dtype)
 
 
 @register("QuantizeLinear", since=10)
@@ -128,8 +172,8 @@ def quantize_linear_10(x, y_scale, y_zero_point=None):
 
 @register("QuantizeLinear", since=13)
 def quantize_linear_13(x, y_scale, y_zero_point=None, *, axis=1, saturate=1):
-    # saturate only concerns float8 outputs, which numpy cannot hold.
-    return _quantize(x, y_scale, y_zero_point, axis, 0, 0, 0)
+    # saturate only concerns float8 outputs (opset 19 added them and the attribute).
+    return _quantize(x, y_scale, y_zero_point, axis, 0, 0, 0, saturate)
 
 
 @register("QuantizeLinear", since=21)
@@ -145,7 +189,7 @@ def quantize_linear(
     precision=0,
 ):
     return _quantize(
-        x, y_scale, y_zero_point, axis, block_size, output_dtype, precision
+        x, y_scale, y_zero_point, axis, block_size, output_dtype, precision, saturate
     )
 
 
