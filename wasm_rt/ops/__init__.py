@@ -18,6 +18,7 @@ from . import (  # noqa: F401
     contrib_gqa,
     contrib_norm,
     contrib_qlinear,
+    contrib_qlinear_pool,
     contrib_qmatmul,
     contrib_quant,
     contrib_rotary,
