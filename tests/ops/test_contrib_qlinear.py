@@ -76,3 +76,25 @@ def test_qlinear_concat(dtype):
     inputs = {"sy": sy, "zy": zy, "x0": q8((2, 3), dtype), "s0": sy, "z0": zy,
               "x1": q8((2, 5), dtype), "s1": s1, "z1": z1}
     check("QLinearConcat", inputs, axis=1)
+
+
+@pytest.mark.parametrize("dtype", QT)
+@pytest.mark.parametrize("channels_last", [0, 1])
+def test_qlinear_global_average_pool(dtype, channels_last):
+    sx, zx = qparams(dtype)
+    sy, zy = qparams(dtype)
+    x = q8((2, 5, 6, 7), dtype)
+    check("QLinearGlobalAveragePool", {"x": x, "sx": sx, "zx": zx, "sy": sy, "zy": zy},
+          channels_last=channels_last)
+
+
+@pytest.mark.parametrize("dtype", QT)
+def test_qlinear_where(dtype):
+    sx, zx = qparams(dtype)
+    sy, zy = qparams(dtype)
+    sz, zz = qparams(dtype)
+    inputs = {"c": RNG.random((3, 8)) < 0.5, "x": q8((3, 8), dtype), "sx": sx, "zx": zx,
+              "y": q8((8,), dtype), "sy": sy, "zy": zy, "sz": sz, "zz": zz}
+    check("QLinearWhere", inputs)
+    inputs.update(sx=sz, zx=zz)  # X already in Z's quantization: copied
+    check("QLinearWhere", inputs)
