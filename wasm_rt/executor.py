@@ -19,6 +19,7 @@ from typing import Any, Mapping, Sequence
 from .errors import Fail, InvalidArgument, InvalidGraph, MemoryLimitError, NotImplemented, WasmRtError
 from .ir import Graph, Node
 from .providers.base import ExecutionProvider
+from .lowprec_ops import call_kernel
 from .registry import KernelContext, KernelDef
 
 
@@ -209,9 +210,14 @@ class Executor:
                     output_names=tuple(node.outputs),
                     run_subgraph=lambda g, inputs: self.run_subgraph(g, inputs, env),
                 )
-                result = step.kernel.fn(ctx, *args, **node.attrs)
+                prefix: tuple = (ctx,)
             else:
-                result = step.kernel.fn(*args, **node.attrs)
+                prefix = ()
+            # Low-precision inputs (bfloat16, float8 ...) are handled, or refused,
+            # as wasm_rt.lowprec_ops declares for the op.
+            result = call_kernel(
+                node.domain, node.op_type, step.kernel.fn, args, node.attrs, prefix
+            )
         except WasmRtError as e:
             if getattr(e, "node", None):
                 raise

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..ir import Graph, Node
+from ..lowprec_ops import call_kernel
 
 if TYPE_CHECKING:
     from . import PassContext
@@ -59,7 +60,8 @@ def _fold(node: Node, graph: Graph, constants: set[str], ctx) -> tuple | None:
         return None
     args = [graph.initializers[n] if n else None for n in node.inputs]
     try:
-        result = kernel.fn(*args, **node.attrs)
+        # Through the low-precision policy, exactly as the executor calls kernels.
+        result = call_kernel(node.domain, node.op_type, kernel.fn, args, node.attrs)
     except Exception:
         # Leave the node to fail at run time, where the error names the node.
         return None

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import Fail
+from ...lowprec_ops import call_kernel
 from . import shaders
 from .gpu_ops import GPU_OPS
 from .planner import assign_buffers
@@ -494,7 +495,8 @@ def _foldable(node, step, args, static) -> bool:
 
 
 def _fold(step, args):
-    res = step.kernel.fn(*args, **step.node.attrs)
+    node = step.node  # low-precision inputs are handled as the executor does
+    res = call_kernel(node.domain, node.op_type, step.kernel.fn, args, node.attrs)
     return list(res) if isinstance(res, tuple) else [res]
 
 
