@@ -66,8 +66,11 @@ def prepare_mask(mask_index, batch, q_len, total, past, causal, filter_value, op
                 f"[{3 * batch + 2}], [{batch}, {total}], [{batch}, {q_len}, {total}]"
             )
     if causal:
-        # Set (not added): query i sees keys up to past + i.
+        # Set (not added): query i sees keys up to past + i. onnxruntime's loop
+        # leaves the last query row unmasked; that differs only when there are
+        # more keys than past + q_len (cross attention), and is kept.
         future = np.arange(total)[None, :] > past + np.arange(q_len)[:, None]
+        future[-1:] = False
         mask[:, future] = np.finfo(F32).min
     return mask
 

@@ -117,16 +117,21 @@ def multi_head_attention(
         raise NotImplemented(f"{op}: the qk output is not supported")
     if (past_key is None) != (past_value is None):
         raise InvalidArgument(f"{op}: past_key and past_value must be given together")
+    if key_padding_mask is not None and key_padding_mask.ndim == 1:
+        if key_padding_mask.shape[0] not in (query.shape[0], 3 * query.shape[0] + 2):
+            raise InvalidArgument(
+                f"{op}: a 1-D key_padding_mask must have batch ({query.shape[0]}) or "
+                f"3 * batch + 2 entries, got {key_padding_mask.shape[0]}"
+            )
     q, k, v = _mha_qkv(query, key, value, bias, num_heads, op)
+    if past_key is not None and v.shape[3] != q.shape[3]:
+        raise InvalidArgument(
+            f"{op}: with past_key/past_value the value head size must equal the query "
+            f"head size {q.shape[3]}, got {v.shape[3]}"
+        )
     if past_key is not None and key is not None and key.ndim == 4:
         raise InvalidArgument(f"{op}: past_key/past_value cannot be combined with BNSH key/value")
     dt = query.dtype
-    wants_present = any(ctx.output_names[1:3]) if len(ctx.output_names) > 1 else False
-    if past_key is not None and not wants_present:
-        # onnxruntime's CPU kernel concatenates the past into the present outputs;
-        # with neither output requested it never copies the past, and those keys
-        # and values attend as zeros. Matched here (ORT-web's test data agrees).
-        past_key, past_value = np.zeros_like(past_key), np.zeros_like(past_value)
     k = _concat_past(past_key, k.astype(dt), "past_key", op)
     v = _concat_past(past_value, v.astype(dt), "past_value", op)
     batch, _, q_len, _ = q.shape
@@ -183,6 +188,8 @@ def attention(
     v = to_bnsh(qkv[..., qd + kd :], num_heads, "V", op)
     dt = x.dtype
     if past is not None:
+        if attention_bias is not None:
+            raise InvalidArgument(f"{op}: past and attention_bias cannot be combined")
         if past.ndim != 5 or past.shape[0] != 2:
             raise InvalidArgument(f"{op}: past must be [2, batch, heads, past, head], got {list(past.shape)}")
         if sizes[1] != sizes[2]:

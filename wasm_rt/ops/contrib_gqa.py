@@ -165,14 +165,15 @@ def group_query_attention(
     present_v = _present(past_value, v, pasts, length, "past_value")
 
     # Valid keys per (batch, query row): computed (j < total_b), causal
-    # (j <= past_b + s) and inside the local window (j >= past_b + s - window).
+    # (j <= past_b + s) and inside the local window, which in onnxruntime 1.31
+    # counts the query's own token: the last local_window_size keys.
     j = np.arange(length)
     row = pasts[:, None] + np.arange(seq)  # (B, S): absolute position of each query
     valid = j < totals[:, None, None]
     if causal:
         valid = valid & (j <= row[..., None])
         if local_window_size > 0:
-            valid = valid & (j >= row[..., None] - local_window_size)
+            valid = valid & (j > row[..., None] - local_window_size)
     valid = valid[:, None]  # (B, 1, S, length)
 
     group = num_heads // kv_num_heads
@@ -208,6 +209,7 @@ def group_query_attention(
     if ctx.num_outputs > 3:
         if qk_output == 0:
             raise InvalidArgument(f"{OP}: output_qk is requested but qk_output is 0")
-        qk = scores if qk_output == 1 else probs
+        # Scores outside the causal window read as 0, as onnxruntime leaves them.
+        qk = np.where(valid, scores, F32(0)) if qk_output == 1 else probs
         results += (qk[..., :total].astype(query.dtype),)
     return results
