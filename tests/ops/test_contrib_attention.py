@@ -33,7 +33,9 @@ def check(op, inputs, outputs, tol=F32_TOL, **attrs):
 
 
 def session(op, inputs, outputs=1, **attrs):
-    return wasm_rt.InferenceSession(single_node_model(op, inputs, outputs, 1, domain=MS, **attrs))
+    return wasm_rt.InferenceSession(
+        single_node_model(op, inputs, outputs, 1, domain=MS, **attrs)
+    )
 
 
 # ---------------------------------------------------------------- GroupQueryAttention
@@ -42,8 +44,17 @@ def session(op, inputs, outputs=1, **attrs):
 N, NK, H = 4, 2, 32
 
 
-def gqa_inputs(batch, seq, past_len, seqlens, total, packed=False, dtype=np.float32,
-               rotary=None, **extra):
+def gqa_inputs(
+    batch,
+    seq,
+    past_len,
+    seqlens,
+    total,
+    packed=False,
+    dtype=np.float32,
+    rotary=None,
+    **extra,
+):
     q = rand(batch, seq, (N + 2 * NK) * H if packed else N * H, dtype=dtype)
     inputs = {
         "query": q,
@@ -87,11 +98,25 @@ def test_gqa_shared_buffer():
 @pytest.mark.parametrize("packed", [False, True])
 def test_gqa_rotary(interleaved, rot, packed):
     inputs = gqa_inputs(2, 1, 6, [4, 6], 7, packed, rotary=rot)
-    check("GroupQueryAttention", inputs, 3, num_heads=N, kv_num_heads=NK, do_rotary=1,
-          rotary_interleaved=interleaved)
+    check(
+        "GroupQueryAttention",
+        inputs,
+        3,
+        num_heads=N,
+        kv_num_heads=NK,
+        do_rotary=1,
+        rotary_interleaved=interleaved,
+    )
     prompt = gqa_inputs(1, 4, 0, [3], 4, packed, rotary=rot)
-    check("GroupQueryAttention", prompt, 3, num_heads=N, kv_num_heads=NK, do_rotary=1,
-          rotary_interleaved=interleaved)
+    check(
+        "GroupQueryAttention",
+        prompt,
+        3,
+        num_heads=N,
+        kv_num_heads=NK,
+        do_rotary=1,
+        rotary_interleaved=interleaved,
+    )
 
 
 def test_gqa_rotary_position_ids():
@@ -103,23 +128,43 @@ def test_gqa_rotary_position_ids():
 @pytest.mark.parametrize("window", [1, 3])
 def test_gqa_local_window_softcap_scale(window):
     inputs = gqa_inputs(1, 6, 0, [5], 6)
-    check("GroupQueryAttention", inputs, 3, num_heads=N, kv_num_heads=NK,
-          local_window_size=window, softcap=2.0, scale=0.3)
+    check(
+        "GroupQueryAttention",
+        inputs,
+        3,
+        num_heads=N,
+        kv_num_heads=NK,
+        local_window_size=window,
+        softcap=2.0,
+        scale=0.3,
+    )
     decode = gqa_inputs(2, 1, 7, [5, 7], 8)
-    check("GroupQueryAttention", decode, 3, num_heads=N, kv_num_heads=NK,
-          local_window_size=window)
+    check(
+        "GroupQueryAttention",
+        decode,
+        3,
+        num_heads=N,
+        kv_num_heads=NK,
+        local_window_size=window,
+    )
 
 
 @pytest.mark.parametrize("bias_shape", [(2, N, 1, 6), (1, 1, 1, 6)])
 def test_gqa_attention_bias_head_sink(bias_shape):
-    extra = {"position_ids": None, "attention_bias": rand(*bias_shape), "head_sink": rand(N)}
+    extra = {
+        "position_ids": None,
+        "attention_bias": rand(*bias_shape),
+        "head_sink": rand(N),
+    }
     inputs = gqa_inputs(2, 1, 5, [5, 5], 6, **extra)
     check("GroupQueryAttention", inputs, 3, num_heads=N, kv_num_heads=NK)
 
 
 def test_gqa_smooth_softmax_and_non_causal():
     inputs = gqa_inputs(1, 4, 0, [3], 4)
-    check("GroupQueryAttention", inputs, 3, num_heads=N, kv_num_heads=NK, smooth_softmax=1)
+    check(
+        "GroupQueryAttention", inputs, 3, num_heads=N, kv_num_heads=NK, smooth_softmax=1
+    )
     check("GroupQueryAttention", inputs, 3, num_heads=N, kv_num_heads=NK, causal=0)
 
 
@@ -128,9 +173,13 @@ def test_gqa_qk_output(mode):
     # Every entry at full length: onnxruntime leaves the scores of keys past an
     # entry's own length uninitialised.
     inputs = gqa_inputs(2, 1, 4, [4, 4], 5)
-    check("GroupQueryAttention", inputs, 4, num_heads=N, kv_num_heads=NK, qk_output=mode)
+    check(
+        "GroupQueryAttention", inputs, 4, num_heads=N, kv_num_heads=NK, qk_output=mode
+    )
     inputs = gqa_inputs(1, 4, 0, [3], 4)
-    check("GroupQueryAttention", inputs, 4, num_heads=N, kv_num_heads=NK, qk_output=mode)
+    check(
+        "GroupQueryAttention", inputs, 4, num_heads=N, kv_num_heads=NK, qk_output=mode
+    )
 
 
 @pytest.mark.parametrize("phase", ["prompt", "decode"])
@@ -139,22 +188,45 @@ def test_gqa_fp16(phase):
         inputs = gqa_inputs(1, 4, 0, [3], 4, dtype=np.float16, rotary=H)
     else:
         inputs = gqa_inputs(2, 1, 4, [2, 4], 5, dtype=np.float16, rotary=H)
-    check("GroupQueryAttention", inputs, 3, F16_TOL, num_heads=N, kv_num_heads=NK,
-          do_rotary=1, softcap=3.0)
+    check(
+        "GroupQueryAttention",
+        inputs,
+        3,
+        F16_TOL,
+        num_heads=N,
+        kv_num_heads=NK,
+        do_rotary=1,
+        softcap=3.0,
+    )
 
 
 def test_gqa_refusals():
     inputs = gqa_inputs(1, 2, 0, [1], 2)
     feeds = {k: v for k, v in inputs.items() if v is not None}
     with pytest.raises(wasm_rt.errors.NotImplemented, match="sliding_window_cache"):
-        session("GroupQueryAttention", inputs, 3, num_heads=N, kv_num_heads=NK,
-                sliding_window_cache=1, local_window_size=1).run(None, feeds)
+        session(
+            "GroupQueryAttention",
+            inputs,
+            3,
+            num_heads=N,
+            kv_num_heads=NK,
+            sliding_window_cache=1,
+            local_window_size=1,
+        ).run(None, feeds)
     with pytest.raises(wasm_rt.errors.NotImplemented, match="quant"):
-        session("GroupQueryAttention", inputs, 3, num_heads=N, kv_num_heads=NK,
-                k_quant_type="PER_TENSOR").run(None, feeds)
+        session(
+            "GroupQueryAttention",
+            inputs,
+            3,
+            num_heads=N,
+            kv_num_heads=NK,
+            k_quant_type="PER_TENSOR",
+        ).run(None, feeds)
     bad = dict(feeds, seqlens_k=np.array([5], I32))
     with pytest.raises(wasm_rt.errors.InvalidArgument, match="seqlens_k"):
-        session("GroupQueryAttention", inputs, 3, num_heads=N, kv_num_heads=NK).run(None, bad)
+        session("GroupQueryAttention", inputs, 3, num_heads=N, kv_num_heads=NK).run(
+            None, bad
+        )
 
 
 # ---------------------------------------------------------------- MultiHeadAttention
@@ -163,9 +235,14 @@ B, S, L, MH, MHD = 2, 3, 4, 2, 4  # batch, q len, kv len, heads, head size
 
 def mha_inputs(**kw):
     inputs = {
-        "query": rand(B, S, MH * MHD), "key": rand(B, L, MH * MHD),
-        "value": rand(B, L, MH * 6), "bias": None, "key_padding_mask": None,
-        "attention_bias": None, "past_key": None, "past_value": None,
+        "query": rand(B, S, MH * MHD),
+        "key": rand(B, L, MH * MHD),
+        "value": rand(B, L, MH * 6),
+        "bias": None,
+        "key_padding_mask": None,
+        "attention_bias": None,
+        "past_key": None,
+        "past_value": None,
     }
     inputs.update(kw)
     return inputs
@@ -173,10 +250,22 @@ def mha_inputs(**kw):
 
 @pytest.mark.parametrize("unidirectional", [0, 1])
 def test_mha_basic_bias_scale(unidirectional):
-    check("MultiHeadAttention", mha_inputs(), 1, num_heads=MH, unidirectional=unidirectional)
+    check(
+        "MultiHeadAttention",
+        mha_inputs(),
+        1,
+        num_heads=MH,
+        unidirectional=unidirectional,
+    )
     bias = rand(MH * MHD * 2 + MH * 6)
-    check("MultiHeadAttention", mha_inputs(bias=bias), 1, num_heads=MH, scale=0.2,
-          unidirectional=unidirectional)
+    check(
+        "MultiHeadAttention",
+        mha_inputs(bias=bias),
+        1,
+        num_heads=MH,
+        scale=0.2,
+        unidirectional=unidirectional,
+    )
 
 
 @pytest.mark.parametrize("form", ["ends", "ends_starts_3b2", "raw2d", "raw3d"])
@@ -187,15 +276,25 @@ def test_mha_key_padding_mask(form):
         "raw2d": np.array([[1, 1, 0, 1], [0, 1, 1, 1]], I32),
         "raw3d": (RNG.random((B, S, L)) > 0.4).astype(I32),
     }[form]
-    check("MultiHeadAttention", mha_inputs(key_padding_mask=mask), 1, num_heads=MH,
-          mask_filter_value=-500.0)
+    check(
+        "MultiHeadAttention",
+        mha_inputs(key_padding_mask=mask),
+        1,
+        num_heads=MH,
+        mask_filter_value=-500.0,
+    )
 
 
 def test_mha_attention_bias_past_present():
     # onnxruntime wants value heads as wide as query heads when a past is given.
     past_k, past_v = rand(B, MH, 2, MHD), rand(B, MH, 2, MHD)
-    inputs = mha_inputs(value=rand(B, L, MH * MHD), attention_bias=rand(1, MH, S, L + 2), past_key=past_k,
-                        past_value=past_v, key_padding_mask=np.array([6, 5], I32))
+    inputs = mha_inputs(
+        value=rand(B, L, MH * MHD),
+        attention_bias=rand(1, MH, S, L + 2),
+        past_key=past_k,
+        past_value=past_v,
+        key_padding_mask=np.array([6, 5], I32),
+    )
     check("MultiHeadAttention", inputs, 3, num_heads=MH, unidirectional=1)
 
 
@@ -205,19 +304,26 @@ def test_mha_past_without_present_outputs():
     # past the end of the new-key buffer (results vary with the memory there).
     # wasm_rt attends over the concatenation, which onnxruntime computes when
     # the present outputs are requested: compare with that output 0.
-    inputs = mha_inputs(value=rand(B, L, MH * MHD), past_key=rand(B, MH, 2, MHD),
-                        past_value=rand(B, MH, 2, MHD))
+    inputs = mha_inputs(
+        value=rand(B, L, MH * MHD),
+        past_key=rand(B, MH, 2, MHD),
+        past_value=rand(B, MH, 2, MHD),
+    )
     feeds = {n: a for n, a in inputs.items() if a is not None}
-    with_present = single_node_model("MultiHeadAttention", inputs, 3, 1, domain=MS,
-                                     num_heads=MH)
-    alone = single_node_model("MultiHeadAttention", inputs, 1, 1, domain=MS, num_heads=MH)
+    with_present = single_node_model(
+        "MultiHeadAttention", inputs, 3, 1, domain=MS, num_heads=MH
+    )
+    alone = single_node_model(
+        "MultiHeadAttention", inputs, 1, 1, domain=MS, num_heads=MH
+    )
     (ours,) = run_wasm_rt(alone, feeds)
     np.testing.assert_allclose(ours, run_ort(with_present, feeds)[0], **F32_TOL)
 
 
 def test_mha_cross_attention_bnsh():
-    inputs = mha_inputs(key=rand(B, MH, L, MHD), value=rand(B, MH, L, MHD),
-                        bias=rand(3 * MH * MHD))
+    inputs = mha_inputs(
+        key=rand(B, MH, L, MHD), value=rand(B, MH, L, MHD), bias=rand(3 * MH * MHD)
+    )
     check("MultiHeadAttention", inputs, 1, num_heads=MH)
 
 
@@ -227,12 +333,18 @@ def test_mha_packed_layouts_equal_separate():
     q, k, v = rand(B, S, MH, MHD), rand(B, S, MH, MHD), rand(B, S, MH, MHD)
     flat = lambda t: t.reshape(B, t.shape[1], -1)  # noqa: E731
     sep = mha_inputs(query=flat(q), key=flat(k), value=flat(v))
-    sep_model = single_node_model("MultiHeadAttention", sep, 1, 1, domain=MS, num_heads=MH)
+    sep_model = single_node_model(
+        "MultiHeadAttention", sep, 1, 1, domain=MS, num_heads=MH
+    )
     feeds = {n: a for n, a in sep.items() if a is not None}
     (expected,) = run_ort(sep_model, feeds)
-    for packed in ({"query": np.stack((q, k, v), axis=3)},
-                   {"query": flat(q), "key": np.stack((k, v), axis=3)}):
-        model = single_node_model("MultiHeadAttention", packed, 1, 1, domain=MS, num_heads=MH)
+    for packed in (
+        {"query": np.stack((q, k, v), axis=3)},
+        {"query": flat(q), "key": np.stack((k, v), axis=3)},
+    ):
+        model = single_node_model(
+            "MultiHeadAttention", packed, 1, 1, domain=MS, num_heads=MH
+        )
         (ours,) = run_wasm_rt(model, packed)
         np.testing.assert_allclose(ours, expected, **F32_TOL)
 
@@ -249,9 +361,14 @@ IN = 5
 
 
 def att_inputs(**kw):
-    inputs = {"input": rand(B, S, IN), "weights": rand(IN, 3 * MH * MHD),
-              "bias": rand(3 * MH * MHD), "mask_index": None, "past": None,
-              "attention_bias": None}
+    inputs = {
+        "input": rand(B, S, IN),
+        "weights": rand(IN, 3 * MH * MHD),
+        "bias": rand(3 * MH * MHD),
+        "mask_index": None,
+        "past": None,
+        "attention_bias": None,
+    }
     inputs.update(kw)
     return inputs
 
@@ -266,15 +383,27 @@ def test_attention_masks(form, unidirectional):
         "raw2d": np.array([[1, 0, 1], [1, 1, 0]], I32),
         "raw3d": (RNG.random((B, S, S)) > 0.3).astype(I32),
     }[form]
-    check("Attention", att_inputs(mask_index=mask), 1, num_heads=MH,
-          unidirectional=unidirectional)
+    check(
+        "Attention",
+        att_inputs(mask_index=mask),
+        1,
+        num_heads=MH,
+        unidirectional=unidirectional,
+    )
 
 
 def test_attention_past_present_bias_scale():
     # onnxruntime refuses past together with attention_bias: checked apart.
     inputs = att_inputs(past=rand(2, B, MH, 2, MHD), mask_index=np.array([5, 4], I32))
-    check("Attention", inputs, 2, num_heads=MH, unidirectional=1, scale=0.25,
-          mask_filter_value=-1000.0)
+    check(
+        "Attention",
+        inputs,
+        2,
+        num_heads=MH,
+        unidirectional=1,
+        scale=0.25,
+        mask_filter_value=-1000.0,
+    )
     check("Attention", att_inputs(attention_bias=rand(B, 1, S, S)), 2, num_heads=MH)
 
 

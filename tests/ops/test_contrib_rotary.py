@@ -57,8 +57,11 @@ def test_rotary_partial_dim(interleaved, rank):
     cos, sin = caches(6, rot // 2)
     pos = RNG.integers(0, 6, (batch, seq)).astype(np.int64)
     check(
-        {"x": x, "pos": pos, "cos": cos, "sin": sin}, F32_TOL,
-        interleaved=interleaved, num_heads=heads, rotary_embedding_dim=rot,
+        {"x": x, "pos": pos, "cos": cos, "sin": sin},
+        F32_TOL,
+        interleaved=interleaved,
+        num_heads=heads,
+        rotary_embedding_dim=rot,
     )
 
 
@@ -66,15 +69,21 @@ def test_rotary_partial_dim(interleaved, rank):
 def test_rotary_fp16(interleaved):
     cos, sin = caches(10, 4, np.float16)
     x = rand(2, 3, 16, dtype=np.float16)
-    check({"x": x, "pos": np.array(3, np.int64), "cos": cos, "sin": sin}, F16_TOL,
-          interleaved=interleaved)
+    check(
+        {"x": x, "pos": np.array(3, np.int64), "cos": cos, "sin": sin},
+        F16_TOL,
+        interleaved=interleaved,
+    )
 
 
 def test_rotary_scale_attribute_is_cache_only():
     # onnxruntime reads ``scale`` only to regenerate caches, which CPU never does.
     cos, sin = caches(8, 4)
-    check({"x": rand(1, 3, 16), "pos": np.array(0, np.int64), "cos": cos, "sin": sin},
-          F32_TOL, scale=2.0)
+    check(
+        {"x": rand(1, 3, 16), "pos": np.array(0, np.int64), "cos": cos, "sin": sin},
+        F32_TOL,
+        scale=2.0,
+    )
 
 
 def _session(inputs, **attrs):

@@ -19,19 +19,29 @@ _FLOATS = (np.float32, np.float16)
 
 def _check_float(x, op):
     if x.dtype not in _FLOATS:
-        raise NotImplemented(f"{op}: element type {x.dtype} is not supported (float32, float16)")
+        raise NotImplemented(
+            f"{op}: element type {x.dtype} is not supported (float32, float16)"
+        )
 
 
 def _concat_past(past, new, what, op):
     """past (B, N, P, H) + new (B, N, L, H) along the sequence."""
     if past is None:
         return new
-    if past.ndim != 4 or past.shape[:2] != new.shape[:2] or past.shape[3] != new.shape[3]:
+    if (
+        past.ndim != 4
+        or past.shape[:2] != new.shape[:2]
+        or past.shape[3] != new.shape[3]
+    ):
         raise InvalidArgument(
             f"{op}: {what} must have shape [{new.shape[0]}, {new.shape[1]}, past, "
             f"{new.shape[3]}], got {list(past.shape)}"
         )
-    check_alloc(new.shape[:2] + (past.shape[2] + new.shape[2], new.shape[3]), new.dtype, f"{op} {what}")
+    check_alloc(
+        new.shape[:2] + (past.shape[2] + new.shape[2], new.shape[3]),
+        new.dtype,
+        f"{op} {what}",
+    )
     return np.concatenate((past.astype(new.dtype, copy=False), new), axis=2)
 
 
@@ -49,7 +59,9 @@ def _mha_qkv(query, key, value, bias, heads, op):
         q, k, v = (f(query[:, :, :, i]) for i in range(3))
         layout = "bsnh"
     elif query.ndim != 3:
-        raise InvalidArgument(f"{op}: query must be 3-D or 5-D, got {list(query.shape)}")
+        raise InvalidArgument(
+            f"{op}: query must be 3-D or 5-D, got {list(query.shape)}"
+        )
     elif key is None:
         raise InvalidArgument(f"{op}: key is required unless query is packed QKV")
     elif key.ndim == 5:
@@ -73,10 +85,15 @@ def _mha_qkv(query, key, value, bias, heads, op):
         layout = "bnsh" if key.ndim == 4 else "bsd"
     q = q.transpose(0, 2, 1, 3)
     if bias is not None:
-        qd, kd = heads * q.shape[3], heads * k.shape[-1] if layout != "bsd" else k.shape[2]
+        qd, kd = (
+            heads * q.shape[3],
+            heads * k.shape[-1] if layout != "bsd" else k.shape[2],
+        )
         vd = heads * v.shape[-1] if layout != "bsd" else v.shape[2]
         if bias.shape != (qd + kd + vd,):
-            raise InvalidArgument(f"{op}: bias must have shape [{qd + kd + vd}], got {list(bias.shape)}")
+            raise InvalidArgument(
+                f"{op}: bias must have shape [{qd + kd + vd}], got {list(bias.shape)}"
+            )
         b = f(bias)
         q = q + b[:qd].reshape(heads, 1, -1)
         if layout == "bnsh":
@@ -91,7 +108,11 @@ def _mha_qkv(query, key, value, bias, heads, op):
         k, v = to_bnsh(k, heads, "key", op), to_bnsh(v, heads, "value", op)
     elif layout == "bsnh":
         k, v = k.transpose(0, 2, 1, 3), v.transpose(0, 2, 1, 3)
-    if k.shape[:3] != v.shape[:3] or k.shape[0] != q.shape[0] or k.shape[3] != q.shape[3]:
+    if (
+        k.shape[:3] != v.shape[:3]
+        or k.shape[0] != q.shape[0]
+        or k.shape[3] != q.shape[3]
+    ):
         raise InvalidArgument(
             f"{op}: query/key/value shapes disagree: {query.shape}, "
             f"{None if key is None else key.shape}, {None if value is None else value.shape}"
@@ -101,9 +122,21 @@ def _mha_qkv(query, key, value, bias, heads, op):
 
 @register("MultiHeadAttention", since=1, domain="com.microsoft", context=True)
 def multi_head_attention(
-    ctx, query, key=None, value=None, bias=None, key_padding_mask=None,
-    attention_bias=None, past_key=None, past_value=None, past_sequence_length=None,
-    cache_indirection=None, *, num_heads, mask_filter_value=-10000.0, scale=0.0,
+    ctx,
+    query,
+    key=None,
+    value=None,
+    bias=None,
+    key_padding_mask=None,
+    attention_bias=None,
+    past_key=None,
+    past_value=None,
+    past_sequence_length=None,
+    cache_indirection=None,
+    *,
+    num_heads,
+    mask_filter_value=-10000.0,
+    scale=0.0,
     unidirectional=0,
 ):
     op = "MultiHeadAttention"
@@ -130,16 +163,29 @@ def multi_head_attention(
             f"head size {q.shape[3]}, got {v.shape[3]}"
         )
     if past_key is not None and key is not None and key.ndim == 4:
-        raise InvalidArgument(f"{op}: past_key/past_value cannot be combined with BNSH key/value")
+        raise InvalidArgument(
+            f"{op}: past_key/past_value cannot be combined with BNSH key/value"
+        )
     dt = query.dtype
     k = _concat_past(past_key, k.astype(dt), "past_key", op)
     v = _concat_past(past_value, v.astype(dt), "past_value", op)
     batch, _, q_len, _ = q.shape
     total = k.shape[2]
-    past = total - (key.shape[-2] if key is not None and key.ndim == 4 else
-                    (key.shape[1] if key is not None else query.shape[1]))
-    mask = prepare_mask(key_padding_mask, batch, q_len, total, past, unidirectional,
-                        mask_filter_value, op)
+    past = total - (
+        key.shape[-2]
+        if key is not None and key.ndim == 4
+        else (key.shape[1] if key is not None else query.shape[1])
+    )
+    mask = prepare_mask(
+        key_padding_mask,
+        batch,
+        q_len,
+        total,
+        past,
+        unidirectional,
+        mask_filter_value,
+        op,
+    )
     ab = check_attention_bias(attention_bias, batch, num_heads, q_len, total, op)
     out = attend(q, k, v, mask, ab, scale).astype(dt, copy=False)
     return out, k, v
@@ -147,9 +193,21 @@ def multi_head_attention(
 
 @register("Attention", since=1, domain="com.microsoft")
 def attention(
-    x, weights, bias=None, mask_index=None, past=None, attention_bias=None,
-    past_sequence_length=None, *, num_heads, qkv_hidden_sizes=None, unidirectional=0,
-    mask_filter_value=-10000.0, scale=0.0, do_rotary=0, rotary_embedding_dim=0,
+    x,
+    weights,
+    bias=None,
+    mask_index=None,
+    past=None,
+    attention_bias=None,
+    past_sequence_length=None,
+    *,
+    num_heads,
+    qkv_hidden_sizes=None,
+    unidirectional=0,
+    mask_filter_value=-10000.0,
+    scale=0.0,
+    do_rotary=0,
+    rotary_embedding_dim=0,
     past_present_share_buffer=0,
 ):
     op = "Attention"
@@ -161,7 +219,9 @@ def attention(
         )
     del rotary_embedding_dim  # read only with do_rotary
     if past_present_share_buffer or past_sequence_length is not None:
-        raise NotImplemented(f"{op}: past_present_share_buffer / past_sequence_length are not supported")
+        raise NotImplemented(
+            f"{op}: past_present_share_buffer / past_sequence_length are not supported"
+        )
     if x.ndim != 3 or weights.ndim != 2 or weights.shape[0] != x.shape[2]:
         raise InvalidArgument(
             f"{op}: input must be [batch, seq, in] and weights [in, qkv], got "
@@ -174,9 +234,13 @@ def attention(
             f"weights' {weights.shape[1]} columns"
         )
     if any(s % num_heads for s in sizes):
-        raise InvalidArgument(f"{op}: qkv_hidden_sizes {sizes} must be multiples of num_heads={num_heads}")
+        raise InvalidArgument(
+            f"{op}: qkv_hidden_sizes {sizes} must be multiples of num_heads={num_heads}"
+        )
     if bias is not None and bias.shape != (weights.shape[1],):
-        raise InvalidArgument(f"{op}: bias must have shape [{weights.shape[1]}], got {list(bias.shape)}")
+        raise InvalidArgument(
+            f"{op}: bias must have shape [{weights.shape[1]}], got {list(bias.shape)}"
+        )
     batch, q_len, _ = x.shape
     check_alloc((batch, q_len, weights.shape[1]), F32, f"{op} QKV projection")
     qkv = np.matmul(x.astype(F32, copy=False), weights.astype(F32, copy=False))
@@ -191,14 +255,26 @@ def attention(
         if attention_bias is not None:
             raise InvalidArgument(f"{op}: past and attention_bias cannot be combined")
         if past.ndim != 5 or past.shape[0] != 2:
-            raise InvalidArgument(f"{op}: past must be [2, batch, heads, past, head], got {list(past.shape)}")
+            raise InvalidArgument(
+                f"{op}: past must be [2, batch, heads, past, head], got {list(past.shape)}"
+            )
         if sizes[1] != sizes[2]:
-            raise InvalidArgument(f"{op}: past needs equal K and V hidden sizes, got {sizes}")
+            raise InvalidArgument(
+                f"{op}: past needs equal K and V hidden sizes, got {sizes}"
+            )
     k = _concat_past(None if past is None else past[0], k.astype(dt), "past", op)
     v = _concat_past(None if past is None else past[1], v.astype(dt), "past", op)
     total = k.shape[2]
-    mask = prepare_mask(mask_index, batch, q_len, total, total - q_len, unidirectional,
-                        mask_filter_value, op)
+    mask = prepare_mask(
+        mask_index,
+        batch,
+        q_len,
+        total,
+        total - q_len,
+        unidirectional,
+        mask_filter_value,
+        op,
+    )
     ab = check_attention_bias(attention_bias, batch, num_heads, q_len, total, op)
     out = attend(q, k, v, mask, ab, scale).astype(dt, copy=False)
     present = np.stack((k, v)) if sizes[1] == sizes[2] else None

@@ -25,19 +25,27 @@ OP = "GroupQueryAttention"
 
 def _refuse_unsupported(k_scale, v_scale, q_norm_weight, k_norm_weight, attrs):
     if k_scale is not None or v_scale is not None or attrs["kv_cache_bit_width"]:
-        raise NotImplemented(f"{OP}: quantized KV caches (k_scale/v_scale) are not supported")
+        raise NotImplemented(
+            f"{OP}: quantized KV caches (k_scale/v_scale) are not supported"
+        )
     if attrs["k_quant_type"] != "NONE" or attrs["v_quant_type"] != "NONE":
-        raise NotImplemented(f"{OP}: k_quant_type/v_quant_type other than NONE are not supported")
+        raise NotImplemented(
+            f"{OP}: k_quant_type/v_quant_type other than NONE are not supported"
+        )
     if q_norm_weight is not None or k_norm_weight is not None:
         raise NotImplemented(f"{OP}: q_norm_weight/k_norm_weight are not supported")
     if attrs["sliding_window_cache"]:
-        raise NotImplemented(f"{OP}: sliding_window_cache=1 (window-sized caches) is not supported")
+        raise NotImplemented(
+            f"{OP}: sliding_window_cache=1 (window-sized caches) is not supported"
+        )
 
 
 def _split(query, key, value, heads, kv_heads):
     """Q (B, N, S, H) and new K, V (B, Nk, S, H) from separate or packed inputs."""
     if query.ndim != 3:
-        raise InvalidArgument(f"{OP}: query must be [batch, seq, hidden], got {list(query.shape)}")
+        raise InvalidArgument(
+            f"{OP}: query must be [batch, seq, hidden], got {list(query.shape)}"
+        )
     b, s, d = query.shape
     if key is None and value is None:
         head, rem = divmod(d, heads + 2 * kv_heads)
@@ -67,7 +75,9 @@ def _split(query, key, value, heads, kv_heads):
 def _present(past, new, past_lens, length, what):
     """First past_lens[b] rows of ``past``, then ``new``, then zeros; (B, Nk, length, H)."""
     b, nk, s, h = new.shape
-    if past is not None and (past.ndim != 4 or past.shape[:2] != (b, nk) or past.shape[3] != h):
+    if past is not None and (
+        past.ndim != 4 or past.shape[:2] != (b, nk) or past.shape[3] != h
+    ):
         raise InvalidArgument(
             f"{OP}: {what} must be [{b}, {nk}, past, {h}], got {list(past.shape)}"
         )
@@ -97,19 +107,52 @@ def _softmax_with_sink(x, valid, sink):
 
 @register("GroupQueryAttention", since=1, domain="com.microsoft", context=True)
 def group_query_attention(
-    ctx, query, key=None, value=None, past_key=None, past_value=None, seqlens_k=None,
-    total_sequence_length=None, cos_cache=None, sin_cache=None, position_ids=None,
-    attention_bias=None, head_sink=None, k_scale=None, v_scale=None,
-    q_norm_weight=None, k_norm_weight=None, *, num_heads, kv_num_heads, causal=1,
-    scale=0.0, softcap=0.0, local_window_size=-1, sliding_window_cache=0, do_rotary=0,
-    rotary_interleaved=0, smooth_softmax=-1, qk_output=0, k_quant_type="NONE",
-    v_quant_type="NONE", kv_cache_bit_width=0, qk_norm_epsilon=1e-6,
+    ctx,
+    query,
+    key=None,
+    value=None,
+    past_key=None,
+    past_value=None,
+    seqlens_k=None,
+    total_sequence_length=None,
+    cos_cache=None,
+    sin_cache=None,
+    position_ids=None,
+    attention_bias=None,
+    head_sink=None,
+    k_scale=None,
+    v_scale=None,
+    q_norm_weight=None,
+    k_norm_weight=None,
+    *,
+    num_heads,
+    kv_num_heads,
+    causal=1,
+    scale=0.0,
+    softcap=0.0,
+    local_window_size=-1,
+    sliding_window_cache=0,
+    do_rotary=0,
+    rotary_interleaved=0,
+    smooth_softmax=-1,
+    qk_output=0,
+    k_quant_type="NONE",
+    v_quant_type="NONE",
+    kv_cache_bit_width=0,
+    qk_norm_epsilon=1e-6,
 ):
     del qk_norm_epsilon  # read only with q_norm_weight, refused
     _refuse_unsupported(
-        k_scale, v_scale, q_norm_weight, k_norm_weight,
-        dict(kv_cache_bit_width=kv_cache_bit_width, k_quant_type=k_quant_type,
-             v_quant_type=v_quant_type, sliding_window_cache=sliding_window_cache),
+        k_scale,
+        v_scale,
+        q_norm_weight,
+        k_norm_weight,
+        dict(
+            kv_cache_bit_width=kv_cache_bit_width,
+            k_quant_type=k_quant_type,
+            v_quant_type=v_quant_type,
+            sliding_window_cache=sliding_window_cache,
+        ),
     )
     if query.dtype not in (np.float32, np.float16):
         raise NotImplemented(f"{OP}: element type {query.dtype} is not supported")
@@ -131,7 +174,9 @@ def group_query_attention(
     seqlens = np.asarray(seqlens_k).reshape(-1).astype(np.int64)
     total = int(np.asarray(total_sequence_length).reshape(-1)[0])
     if seqlens.shape != (batch,):
-        raise InvalidArgument(f"{OP}: seqlens_k must have {batch} entries, got {seqlens.size}")
+        raise InvalidArgument(
+            f"{OP}: seqlens_k must have {batch} entries, got {seqlens.size}"
+        )
     buf = 0 if past_key is None else past_key.shape[2]
     length = max(total, buf)
     first_prompt = seq == total
@@ -187,8 +232,11 @@ def group_query_attention(
     if attention_bias is not None:
         ab = attention_bias
         if (
-            ab.ndim != 4 or ab.shape[0] not in (1, batch) or ab.shape[1] not in (1, num_heads)
-            or ab.shape[2] != seq or ab.shape[3] != total
+            ab.ndim != 4
+            or ab.shape[0] not in (1, batch)
+            or ab.shape[1] not in (1, num_heads)
+            or ab.shape[2] != seq
+            or ab.shape[3] != total
         ):
             raise InvalidArgument(
                 f"{OP}: attention_bias must be [{batch} or 1, {num_heads} or 1, {seq}, "
@@ -199,7 +247,9 @@ def group_query_attention(
     sink = None
     if head_sink is not None:
         if head_sink.shape != (num_heads,):
-            raise InvalidArgument(f"{OP}: head_sink must be [{num_heads}], got {list(head_sink.shape)}")
+            raise InvalidArgument(
+                f"{OP}: head_sink must be [{num_heads}], got {list(head_sink.shape)}"
+            )
         sink = head_sink.astype(F32).reshape(1, num_heads, 1, 1)
     elif smooth_softmax == 1:
         sink = np.zeros((1, 1, 1, 1), F32)

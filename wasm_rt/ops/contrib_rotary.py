@@ -61,8 +61,16 @@ def rotate_bnsh(x, cos_cache, sin_cache, positions, *, interleaved, rotary_dim):
 
 @register("RotaryEmbedding", since=1, domain="com.microsoft")
 def rotary_embedding(
-    x, position_ids, cos_cache, sin_cache, *, interleaved=0, is_packed_batching=0,
-    num_heads=0, rotary_embedding_dim=0, scale=1.0,
+    x,
+    position_ids,
+    cos_cache,
+    sin_cache,
+    *,
+    interleaved=0,
+    is_packed_batching=0,
+    num_heads=0,
+    rotary_embedding_dim=0,
+    scale=1.0,
 ):
     # ``scale`` only matters when onnxruntime would regenerate the caches for a
     # sequence longer than them, which it refuses on CPU (refused below too).
