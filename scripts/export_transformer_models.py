@@ -110,7 +110,17 @@ def _hf_models():
         intermediate_size=64,
         max_position_embeddings=64,
     )
-    gpt2 = tf.GPT2Config(vocab_size=128, n_positions=128, n_embd=32, n_layer=2, n_head=4)
+    # initializer_range: the default 0.02 makes a random 2-layer GPT-2 repeat
+    # one token forever; 0.2 gives varied greedy streams (the generation test
+    # needs tokens that depend on the cache).
+    gpt2 = tf.GPT2Config(
+        vocab_size=128,
+        n_positions=128,
+        n_embd=32,
+        n_layer=2,
+        n_head=4,
+        initializer_range=0.2,
+    )
     whisper = tf.WhisperConfig(
         vocab_size=128,
         num_mel_bins=16,
@@ -273,11 +283,14 @@ def sample_inputs(
     inputs, seed: int = 0, batch: int = 2, seq: int = 5, past: int = 3,
     vocab: int = 128,
     extra_dims: dict[str, int] | None = None,
+    pad: bool = True,
 ) -> dict[str, np.ndarray]:
     """Random feeds for ``inputs`` (onnxruntime NodeArgs or wasm_rt's).
 
     Token ids are uniform in the vocabulary, masks are ones with the last
-    position of the second row padded (so masking is exercised), position ids
+    position of the second row padded (so masking is exercised; ``pad=False``
+    for onnxruntime-genai's GroupQueryAttention, which reads the mask as
+    sequence lengths and supports left padding only), position ids
     count from the past length, key/value caches and float features are
     standard normal (floats in the model's dtype).
     """
@@ -309,8 +322,8 @@ def sample_inputs(
         }[arg.type]
         if "mask" in name:
             value = np.ones(shape, dtype)
-            if shape[0] > 1 and shape[-1] > 1:
-                value[1, -1] = 0 if "decoder" not in name else 1
+            if pad and shape[0] > 1 and shape[-1] > 1:
+                value[1, -1] = 0
         elif name == "token_type_ids":
             value = rng.integers(0, 2, shape).astype(dtype)  # type_vocab_size 2
         elif name == "position_ids":
@@ -409,6 +422,22 @@ def _nbits(src: Path, dst: Path, block: int, symmetric: bool) -> None:
     quant.model.save_model_to_file(str(dst), use_external_data_format=False)
 
 
+def _ort_offline(src: Path, dst: Path, base: Base) -> None:
+    """onnxruntime's own graph optimizer, saved (optimized_model_filepath).
+
+    At the extended level the CPU provider's fusions are written into the
+    file: on a dynamic-int8 model MatMulInteger chains become
+    DynamicQuantizeMatMul / MatMulIntegerToFloat, on float graphs Gelu,
+    LayerNorm, SkipLayerNorm, FusedMatMul and friends.
+    """
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    so.optimized_model_filepath = str(dst)
+    ort.InferenceSession(str(src), so, providers=["CPUExecutionProvider"])
+
+
 # recipe -> (kind, tool, builder(src, dst, base), source recipe)
 RECIPES = {
     "fp32": ("fp32", "optimum main_export", None, None),
@@ -437,6 +466,13 @@ RECIPES = {
         "ort optimize_model + quantize_dynamic",
         _dynamic,
         "fused",
+    ),
+    "ort_extended": ("fp32", "ort session ENABLE_EXTENDED (saved)", _ort_offline, "fp32"),
+    "int8_dynamic_ort_extended": (
+        "int8",
+        "ort quantize_dynamic + session ENABLE_EXTENDED (saved)",
+        _ort_offline,
+        "int8_dynamic",
     ),
     "int8_qdq": (
         "int8",
