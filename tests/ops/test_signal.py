@@ -67,6 +67,15 @@ def test_stft(onesided, with_window):
     check_op("STFT", inputs, opset=17, initializers=inits, onesided=onesided, **TOL)
 
 
+@pytest.mark.parametrize("onesided", [0, 1])
+def test_stft_2d_real_signal(onesided):
+    # onnxruntime accepts a real [batch, length] signal without the trailing 1.
+    step = np.array(4, np.int64)
+    inputs = {"x": _data((3, 33)), "step": step, "w": np.hamming(8).astype(np.float32)}
+    check_op("STFT", inputs, opset=17, initializers={"step": step},
+             onesided=onesided, **TOL)  # fmt: skip
+
+
 @pytest.mark.parametrize("op", ["HannWindow", "HammingWindow", "BlackmanWindow"])
 @pytest.mark.parametrize("periodic", [0, 1])
 @pytest.mark.parametrize("size", [1, 7, 16])

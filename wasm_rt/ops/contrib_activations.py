@@ -26,10 +26,12 @@ def _wide(x: np.ndarray) -> np.ndarray:
 
 
 def _check_bias(x, bias, op: str, name: str = "bias") -> None:
-    if bias.ndim != 1 or x.ndim < 1 or bias.shape[0] != x.shape[-1]:
+    if x.ndim < 1:
+        raise InvalidArgument(f"{op}: input must have rank >= 1, got a scalar")
+    if bias.ndim != 1 or bias.shape[0] != x.shape[-1]:
         raise InvalidArgument(
             f"{op}: {name} must be 1-D with the input's last dimension "
-            f"{x.shape[-1:] and x.shape[-1]}, got shape {list(bias.shape)}"
+            f"{x.shape[-1]}, got shape {list(bias.shape)}"
         )
 
 
@@ -114,7 +116,6 @@ def bias_dropout(ctx, data, bias, residual=None, ratio=None, training_mode=None,
     The mask output, when asked for, is all True as in Dropout inference.
     """
     if training_mode is not None and bool(np.asarray(training_mode).item()):
-
         raise NotImplementedError("BiasDropout: training_mode=True is not supported")
     _check_bias(data, bias, "BiasDropout")
     y = data + bias

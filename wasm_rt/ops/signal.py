@@ -77,9 +77,13 @@ def dft_20(x, dft_length=None, axis=None, *, inverse=0, onesided=0):
 
 @register("STFT", since=17)
 def stft(signal, frame_step, window=None, frame_length=None, *, onesided=1):
+    if signal.ndim == 2:
+        # onnxruntime also takes a real signal without its trailing axis.
+        signal = signal[..., None]
     if signal.ndim != 3:
         raise ValueError(
-            f"STFT signal must be [batch, length, 1 or 2], got {signal.shape}"
+            f"STFT signal must be [batch, length, 1 or 2] or a real [batch, length], "
+            f"got {signal.shape}"
         )
     step = _scalar_int(frame_step, "frame_step")
     if window is not None and np.size(window):
