@@ -333,27 +333,31 @@ static inline int qnibble(const uint8_t *blob, int t, int bits) {
 }
 
 /*
- * Elements t..t+15 of one block (t even, t + 16 <= bs) as 4 x f32x4 of
- * (q - zp) * scale: nibbles low first, so low and high nibbles of 8 bytes are
- * interleaved before widening.
+ * The integers q of elements t..t+15 of a block as 4 x f32x4 (BITS 4: bytes
+ * t/2.., low nibble first; 8: bytes t..). For 4 bits the upper half of the
+ * 64-bit load is zero, so one shuffle per vector both interleaves the nibbles
+ * and zero-extends them to 32-bit lanes.
  */
 static inline __attribute__((always_inline)) void
-dq16(const uint8_t *blob, int t, int bits, v128_t zp, v128_t s, v128_t out[4]) {
-    v128_t x;
-    if (bits == 4) {
+q16(const uint8_t *blob, int t, int BITS, v128_t q[4]) {
+    if (BITS == 4) {
         v128_t v = wasm_v128_load64_zero(blob + t / 2);
         v128_t lo = wasm_v128_and(v, wasm_i8x16_splat(15));
         v128_t hi = wasm_u8x16_shr(v, 4);
-        x = wasm_i8x16_shuffle(lo, hi, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5,
-                               21, 6, 22, 7, 23);
+        q[0] = wasm_i8x16_shuffle(lo, hi, 0, 8, 8, 8, 16, 8, 8, 8, 1, 8, 8, 8, 17, 8, 8, 8);
+        q[1] = wasm_i8x16_shuffle(lo, hi, 2, 8, 8, 8, 18, 8, 8, 8, 3, 8, 8, 8, 19, 8, 8, 8);
+        q[2] = wasm_i8x16_shuffle(lo, hi, 4, 8, 8, 8, 20, 8, 8, 8, 5, 8, 8, 8, 21, 8, 8, 8);
+        q[3] = wasm_i8x16_shuffle(lo, hi, 6, 8, 8, 8, 22, 8, 8, 8, 7, 8, 8, 8, 23, 8, 8, 8);
     } else {
-        x = wasm_v128_load(blob + t);
+        v128_t x = wasm_v128_load(blob + t);
+        v128_t h0 = wasm_u16x8_extend_low_u8x16(x), h1 = wasm_u16x8_extend_high_u8x16(x);
+        q[0] = wasm_u32x4_extend_low_u16x8(h0);
+        q[1] = wasm_u32x4_extend_high_u16x8(h0);
+        q[2] = wasm_u32x4_extend_low_u16x8(h1);
+        q[3] = wasm_u32x4_extend_high_u16x8(h1);
     }
-    v128_t h0 = wasm_u16x8_extend_low_u8x16(x), h1 = wasm_u16x8_extend_high_u8x16(x);
-    v128_t q[4] = {wasm_u32x4_extend_low_u16x8(h0), wasm_u32x4_extend_high_u16x8(h0),
-                   wasm_u32x4_extend_low_u16x8(h1), wasm_u32x4_extend_high_u16x8(h1)};
     for (int v = 0; v < 4; v++)
-        out[v] = wasm_f32x4_mul(wasm_f32x4_sub(wasm_f32x4_convert_i32x4(q[v]), zp), s);
+        q[v] = wasm_f32x4_convert_i32x4(q[v]);
 }
 
 /* W[n, k0:k1] dequantized into dst (k1 - k0 floats). */
@@ -365,11 +369,15 @@ static void dq_row(const nbits_w *w, int n, int k0, int k1, float *dst) {
         float s = w->scales[n * w->n_blocks + blk], z = zero_point(w, n, blk);
         const uint8_t *blob = w->b + (n * w->n_blocks + blk) * w->blob;
         if (!(t & 1)) {
-            v128_t sv = wasm_f32x4_splat(s), zv = wasm_f32x4_splat(z), out[4];
+            v128_t sv = wasm_f32x4_splat(s), zv = wasm_f32x4_splat(z), q[4];
             for (; k + 16 <= end; k += 16, t += 16, dst += 16) {
-                dq16(blob, t, w->bits, zv, sv, out);
+                if (w->bits == 4)
+                    q16(blob, t, 4, q);
+                else
+                    q16(blob, t, 8, q);
                 for (int v = 0; v < 4; v++)
-                    wasm_v128_store(dst + 4 * v, out[v]);
+                    wasm_v128_store(dst + 4 * v,
+                                    wasm_f32x4_mul(wasm_f32x4_sub(q[v], zv), sv));
             }
         }
         for (; k < end; k++, t++)
@@ -416,47 +424,72 @@ static void pack_nbits(const nbits_w *w, int n0, int nc, int k0, int kc,
 }
 
 /*
- * Small m: each row of W is dequantized 16 values at a time in registers and
- * dotted with the ROWS rows of A (4 accumulators per row, reduced at the end).
+ * Small m: rows j..j+COLS-1 of W are dequantized 16 values at a time in
+ * registers, (q - zp) * scale, and dotted with the ROWS rows of A (two
+ * accumulators per row and column, reduced at the end). The zero points of
+ * those rows are first unpacked to floats in `zf` (COLS * n_blocks).
  */
 static inline __attribute__((always_inline)) void
-nbits_small(int ROWS, int n, int k, const float *a, int rsa, const nbits_w *w,
-            float *c, int rsc) {
-    for (int j = 0; j < n; j++) {
-        v128_t acc[3][4];
-        float tail[3] = {0.0f, 0.0f, 0.0f};
-        for (int i = 0; i < ROWS; i++)
-            for (int v = 0; v < 4; v++)
-                acc[i][v] = wasm_f32x4_splat(0.0f);
-        for (int blk = 0; blk < w->n_blocks; blk++) {
-            int k0 = blk * w->bs, end = k0 + w->bs < k ? k0 + w->bs : k;
-            float s = w->scales[j * w->n_blocks + blk], z = zero_point(w, j, blk);
-            v128_t sv = wasm_f32x4_splat(s), zv = wasm_f32x4_splat(z), wv[4];
-            const uint8_t *blob = w->b + (j * w->n_blocks + blk) * w->blob;
-            int kk = k0;
-            for (; kk + 16 <= end; kk += 16) {
-                dq16(blob, kk - k0, w->bits, zv, sv, wv);
-                for (int i = 0; i < ROWS; i++)
-                    for (int v = 0; v < 4; v++)
-                        acc[i][v] = wasm_f32x4_add(
-                            acc[i][v],
-                            wasm_f32x4_mul(wasm_v128_load(a + i * rsa + kk + 4 * v),
-                                           wv[v]));
-            }
-            for (; kk < end; kk++) {
-                float wk = ((float)qnibble(blob, kk - k0, w->bits) - z) * s;
-                for (int i = 0; i < ROWS; i++)
-                    tail[i] += a[i * rsa + kk] * wk;
+nbits_cols(int ROWS, int COLS, int BITS, int j, int k, const float *a, int rsa,
+           const nbits_w *w, float *c, int rsc, float *zf) {
+    int nb = w->n_blocks, bs = w->bs;
+    v128_t acc[3][2][2], q[4];
+    float tail[3][2] = {{0.0f}};
+    for (int cc = 0; cc < COLS; cc++)
+        for (int blk = 0; blk < nb; blk++)
+            zf[cc * nb + blk] = zero_point(w, j + cc, blk);
+    for (int i = 0; i < ROWS; i++)
+        for (int cc = 0; cc < COLS; cc++)
+            acc[i][cc][0] = acc[i][cc][1] = wasm_f32x4_splat(0.0f);
+    for (int blk = 0; blk < nb; blk++) {
+        int k0 = blk * bs, len = k - k0 < bs ? k - k0 : bs;
+        v128_t sv[2], zv[2];
+        const uint8_t *bp[2];
+        for (int cc = 0; cc < COLS; cc++) {
+            sv[cc] = wasm_f32x4_splat(w->scales[(j + cc) * nb + blk]);
+            zv[cc] = wasm_f32x4_splat(zf[cc * nb + blk]);
+            bp[cc] = w->b + ((j + cc) * nb + blk) * w->blob;
+        }
+        const float *ap = a + k0;
+        int t = 0;
+        for (; t + 16 <= len; t += 16) {
+            for (int cc = 0; cc < COLS; cc++) {
+                q16(bp[cc], t, BITS, q);
+                for (int v = 0; v < 4; v++) {
+                    v128_t wv = wasm_f32x4_mul(wasm_f32x4_sub(q[v], zv[cc]), sv[cc]);
+                    for (int i = 0; i < ROWS; i++)
+                        acc[i][cc][v & 1] = wasm_f32x4_add(
+                            acc[i][cc][v & 1],
+                            wasm_f32x4_mul(wasm_v128_load(ap + i * rsa + t + 4 * v), wv));
+                }
             }
         }
-        for (int i = 0; i < ROWS; i++) {
-            v128_t x = wasm_f32x4_add(wasm_f32x4_add(acc[i][0], acc[i][1]),
-                                      wasm_f32x4_add(acc[i][2], acc[i][3]));
+        for (; t < len; t++) /* the last block's tail when K % 16 != 0 */
+            for (int cc = 0; cc < COLS; cc++) {
+                float s = w->scales[(j + cc) * nb + blk], z = zf[cc * nb + blk];
+                float wk = ((float)qnibble(bp[cc], t, BITS) - z) * s;
+                for (int i = 0; i < ROWS; i++)
+                    tail[i][cc] += ap[i * rsa + t] * wk;
+            }
+    }
+    for (int i = 0; i < ROWS; i++)
+        for (int cc = 0; cc < COLS; cc++) {
+            v128_t x = wasm_f32x4_add(acc[i][cc][0], acc[i][cc][1]);
             x = wasm_f32x4_add(x, wasm_i32x4_shuffle(x, x, 2, 3, 0, 1));
             x = wasm_f32x4_add(x, wasm_i32x4_shuffle(x, x, 1, 0, 3, 2));
-            c[i * rsc + j] = wasm_f32x4_extract_lane(x, 0) + tail[i];
+            c[i * rsc + j + cc] = wasm_f32x4_extract_lane(x, 0) + tail[i][cc];
         }
-    }
+}
+
+static inline __attribute__((always_inline)) void
+nbits_small(int ROWS, int BITS, int n, int k, const float *a, int rsa,
+            const nbits_w *w, float *c, int rsc, float *zf) {
+    int j = 0;
+    if (ROWS == 1)
+        for (; j + 2 <= n; j += 2)
+            nbits_cols(1, 2, BITS, j, k, a, rsa, w, c, rsc, zf);
+    for (; j < n; j++)
+        nbits_cols(ROWS, 1, BITS, j, k, a, rsa, w, c, rsc, zf);
 }
 
 /*
@@ -483,10 +516,15 @@ void wasm_rt_matmul_nbits(int m, int n, int k, const float *a, int rsa,
                 c[i * rsc + j] = 0.0f;
         return;
     }
-    switch (m) {
-    case 1: nbits_small(1, n, k, a, rsa, &w, c, rsc); return;
-    case 2: nbits_small(2, n, k, a, rsa, &w, c, rsc); return;
-    case 3: nbits_small(3, n, k, a, rsa, &w, c, rsc); return;
+    if (m < MR && 2LL * w.n_blocks <= WORK_FLOATS) {
+        switch (m * 8 + bits) {
+        case 12: nbits_small(1, 4, n, k, a, rsa, &w, c, rsc, work); return;
+        case 20: nbits_small(2, 4, n, k, a, rsa, &w, c, rsc, work); return;
+        case 28: nbits_small(3, 4, n, k, a, rsa, &w, c, rsc, work); return;
+        case 16: nbits_small(1, 8, n, k, a, rsa, &w, c, rsc, work); return;
+        case 24: nbits_small(2, 8, n, k, a, rsa, &w, c, rsc, work); return;
+        case 32: nbits_small(3, 8, n, k, a, rsa, &w, c, rsc, work); return;
+        }
     }
     /* The A panels' room holds the dequantized rows while B is packed. */
     float *pack_a = work, *pack_b = work + MC * KC;
