@@ -129,7 +129,8 @@ def _round_to_codes(a: np.ndarray, dtype: np.dtype):
 
 
 def _encode_float(x: np.ndarray, dtype: np.dtype, saturate: bool) -> np.ndarray:
-    x = x.astype(np.float64)  # exact; the midpoints need float64
+    with np.errstate(invalid="ignore"):  # signalling NaNs stay NaN
+        x = x.astype(np.float64)  # exact; the midpoints need float64
     e_bits, m_bits, _, kind = _FLOAT_FORMATS[dtype]
     sign_bit = 1 << (e_bits + m_bits)
     nan = np.isnan(x)
@@ -173,7 +174,8 @@ def _encode_bfloat16(x: np.ndarray) -> np.ndarray:
 def _encode_e8m0(x: np.ndarray, saturate: bool, round_mode: str) -> np.ndarray:
     """ONNX's reference (numpy_helper.to_float8e8m0): the float32 exponent,
     rounded by the dropped mantissa; the sign is ignored (the spec leaves
-    negative inputs undefined)."""
+    negative inputs undefined).  One difference: with ``saturate`` +-inf gives
+    E8M0_MAX as the spec's table and onnxruntime say (the reference gives NaN)."""
     b = np.asarray(x, dtype=np.float32).view(np.uint32)
     exp = ((b >> 23) & 0xFF).astype(np.uint16)
     special = exp == 0xFF
@@ -191,7 +193,10 @@ def _encode_e8m0(x: np.ndarray, saturate: bool, round_mode: str) -> np.ndarray:
     if saturate:
         up = up & (exp != 0xFE)
     exp = exp + (up & ~special)
-    return np.where(special, 0xFF, exp).astype(np.uint8)
+    out = np.where(special, 0xFF, exp).astype(np.uint8)
+    if saturate:
+        out = np.where(np.isinf(x), 0xFE, out).astype(np.uint8)
+    return out
 
 
 def from_float(

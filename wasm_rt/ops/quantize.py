@@ -124,6 +124,10 @@ def _quantize(x, scale, zero_point, axis, block_size, output_dtype, precision, s
         if zp is not None:
             q = q + zp
         lo, hi = _RANGES[target]
+        if dtypes.is_lowprec(target):
+            # int4/uint4/int2/uint2: onnxruntime and ONNX's reference convert to
+            # int32 before clamping, so NaN and +-inf all land on the low end.
+            q = np.where(np.isfinite(q), q, lo)
         # NaN saturates to the low end, matching onnxruntime's clamp.
         q = np.nan_to_num(np.clip(q, lo, hi), nan=lo)
     if dtypes.is_lowprec(target):
