@@ -96,6 +96,7 @@ class Variant:
 # --------------------------------------------------------------------------
 
 HF_SEED = 0
+LLAMA_VOCAB = 160
 
 
 def _hf_models():
@@ -151,7 +152,10 @@ def _hf_models():
         num_labels=10,
     )
     llama = tf.LlamaConfig(
-        vocab_size=128,
+        # The genai builder takes any Linear with vocab_size outputs for the LM
+        # head: the vocabulary must differ from every projection width (64, 32,
+        # 128), or the logits come from the first MLP's gate (seen with 128).
+        vocab_size=LLAMA_VOCAB,
         hidden_size=64,
         intermediate_size=128,
         num_hidden_layers=2,
@@ -207,18 +211,18 @@ def hf_folder(root: Path, name: str) -> Path:
     if hasattr(model, "generation_config") and model.generation_config is not None:
         model.generation_config.save_pretrained(tmp)
     if name == "llama":
-        _tokenizer().save_pretrained(tmp)  # the genai builder copies it
+        _tokenizer(LLAMA_VOCAB).save_pretrained(tmp)  # the genai builder copies it
     _replace_dir(tmp, folder)
     return folder
 
 
-def _tokenizer():
-    """A word-level tokenizer over the 128 ids (t4 ... t127 and four specials)."""
+def _tokenizer(size: int):
+    """A word-level tokenizer over ``size`` ids (four specials, then t4, t5, ...)."""
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
     vocab = {"<pad>": 0, "<s>": 1, "</s>": 2, "<unk>": 3}
-    vocab.update({f"t{i}": i for i in range(4, 128)})
+    vocab.update({f"t{i}": i for i in range(4, size)})
     tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     return PreTrainedTokenizerFast(

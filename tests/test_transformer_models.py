@@ -296,3 +296,58 @@ def test_greedy_generation_matches_onnxruntime(generate_name, models):
     # The random model must not be degenerate (a constant stream would match
     # even with a broken cache).
     assert len(set(theirs)) > 3, f"{name}: onnxruntime's tokens {theirs} barely vary"
+
+
+# --------------------------------------------------------------------------
+# The exports compute the model: wasm_rt against the PyTorch checkpoint
+# --------------------------------------------------------------------------
+
+TORCH_CHECK = [
+    "bert.model.fp32",
+    "gpt2.model.fp32",
+    "vit.model.fp32",
+    "llama.model.fp32",
+    "llama.model.genai_fp32",
+]
+
+
+@pytest.mark.parametrize("name", TORCH_CHECK)
+def test_fp32_export_matches_pytorch(name, models):
+    """Same inputs through transformers' own module (empty caches: a prompt)."""
+    torch = pytest.importorskip("torch")
+    v = models.get(name)
+    if v.error:
+        pytest.skip(f"{v.tool} could not make {v.name}: {v.error}")
+    path = models.path(v)
+    ours_sess = _wasm_rt(path, v)
+    genai = v.recipe in exporter.GENAI_RECIPES
+    feeds = exporter.sample_inputs(
+        ours_sess.get_inputs(),
+        seed=3,
+        past=0,
+        extra_dims=_extra_dims(path),
+        pad=not genai,
+        batch=1 if genai else 2,
+    )
+    cls = exporter._hf_models()[v.base][0]
+    module = cls.from_pretrained(exporter.hf_folder(models.root, v.base)).eval()
+    torch_feeds = {
+        k: torch.from_numpy(x) for k, x in feeds.items() if not k.startswith("past_key_values")
+    }
+    with torch.no_grad():
+        expected = module(**torch_feeds)
+    outputs = [o.name for o in ours_sess.get_outputs()]
+    ours = dict(zip(outputs, ours_sess.run(None, feeds)))
+    compared = [n for n in ("logits", "last_hidden_state") if n in ours]
+    assert compared, f"{name}: no logits/last_hidden_state among {outputs}"
+    for n in compared:
+        want = expected[n].numpy()
+        scale = float(np.max(np.abs(want)))
+        err = float(np.max(np.abs(ours[n] - want)))
+        reporting.record(
+            "transformer_vs_pytorch", model=name, output=n, max_abs_err=err, max_rel_err=err / scale
+        )
+        # float32 on both sides (see TOLERANCE["fp32"]).
+        np.testing.assert_allclose(
+            ours[n], want, rtol=0, atol=TOLERANCE["fp32"] * scale, err_msg=f"{name} {n} vs PyTorch"
+        )
