@@ -15,6 +15,7 @@ from ..ir import Graph
 from ..providers.base import ExecutionProvider
 from .constant_folding import fold_constants
 from .dead_code import remove_dead_nodes
+from .fp16 import run_float16_in_float32
 from .fusion import fuse_conv_batchnorm
 
 
@@ -42,6 +43,10 @@ PASSES: list[tuple[GraphOptimizationLevel, str, Callable[[Graph, PassContext], b
     (GraphOptimizationLevel.ORT_ENABLE_BASIC, "dead_node_elimination", remove_dead_nodes),
     # onnxruntime counts this among its basic, semantics-preserving fusions.
     (GraphOptimizationLevel.ORT_ENABLE_BASIC, "conv_batchnorm_fusion", fuse_conv_batchnorm),
+    # At every level and last: onnxruntime's Cast insertion is part of partitioning
+    # (InsertCastTransformer runs after all level transformers, ORT_DISABLE_ALL
+    # included), so float16 models round where onnxruntime rounds.
+    (GraphOptimizationLevel.ORT_DISABLE_ALL, "insert_cast_float16", run_float16_in_float32),
 ]
 
 
