@@ -70,6 +70,14 @@ _FP16_KERNELS = {
         "SkipSimplifiedLayerNormalization", "SparseAttention", "UnfoldTensor")},
 }
 _FP16_UNTIL = {("", "Dropout"): 11, ("", "Scatter"): 10}
+# Ops onnxruntime 1.31.1's CPU provider cannot run at all (no kernel, no
+# function body it could expand; SwiGLU and the opset-27 ops are past its
+# opset 26): there is no onnxruntime rounding to follow, so they keep the
+# spec's float16 semantics.  Every other op without a kernel (HardSwish, Mish,
+# Swish, GroupNormalization ...) is a function onnxruntime expands into nodes
+# it then runs in float32 between Casts, as converting the node does here.
+_NO_ORT_CPU = {("", "SwiGLU"), ("", "LinearAttention"), ("", "CausalConvWithState"),
+               (_MS, "BiasAdd"), (_MS, "BiasSplitGelu"), (_MS, "BiasDropout")}
 # Ops of that table with a variadic first input / output: onnxruntime's isolated
 # node check looks at the first tensor of a variadic parameter only.
 _VARIADIC_IN = frozenset({"Concat", "Max", "Min", "SequenceConstruct"})
@@ -199,6 +207,10 @@ def _infer(graph: Graph, outer, types: dict, fill=()) -> ChainMap:
 
 def run_float16_in_float32(graph: Graph, ctx: PassContext) -> bool:
     """Insert onnxruntime's Casts around float16 nodes without a float16 kernel."""
+    if any(p.name != "NumpyExecutionProvider" for p in ctx.providers[:1]):
+        # A GPU provider takes float16 nodes itself (onnxruntime's WebGPU provider
+        # too); these Casts are the CPU provider's.
+        return False
     types: dict[int, ChainMap] = {}
     top = _infer(graph, {}, types)
     names = _all_names(graph)
@@ -245,6 +257,7 @@ def _insert(graph, t, types, ctx, names, inserted) -> None:
         if known(n)
         and any(map(is16, [*n.inputs, *n.outputs]))
         and not _has_fp16_kernel(n, ctx.opsets.get(n.domain))
+        and (n.domain, n.op_type) not in _NO_ORT_CPU
     }
     needs_cast = lambda n: id(n) in unassigned and any(map(is16, n.inputs))
     edges = _Edges(graph)
