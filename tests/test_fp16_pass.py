@@ -247,6 +247,36 @@ def test_if_subgraph_converted_inside(tmp_path):
         assert ort_casts == [T.FLOAT, F16]  # each branch: one chain
 
 
+def test_loop_body_converted_inside(tmp_path):
+    # The body's carried float16 value is declared without a type: it comes from
+    # the Loop's input.  Body nodes read the outer x through a Cast of their own.
+    body = h.make_graph(
+        [_n("Identity", ["cond"], ["cond_out"]), _n("Add", ["v", "x"], ["a"]),
+         _n("Mul", ["a", "a"], ["v_out"])],
+        "body",
+        [_vi("i", T.INT64, ()), _vi("cond", T.BOOL, ()),
+         h.make_value_info("v", onnx.TypeProto())],
+        [_vi("cond_out", T.BOOL, ()), _vi("v_out")],
+    )  # fmt: skip
+    trips = numpy_helper.from_array(np.array(3, np.int64), "n")
+    nodes = [_n("Loop", ["n", "", "x"], ["z"], body=body)]
+    model = _model(nodes, [_vi("x")], [_vi("z")], [trips])
+    sess = _check(model, {"x": _x(scale=0.5)}, tmp_path)
+    (loop,) = sess._graph.nodes
+    _, ort_graph = _ort(model, {"x": _x(scale=0.5)}, tmp_path)
+    ort_body = h.get_attribute_value(ort_graph.node[0].attribute[0])
+    assert _casts(loop.attrs["body"].nodes) == _casts(ort_body.node)
+    assert _casts(ort_body.node) == [T.FLOAT, T.FLOAT, F16]
+
+
+def test_op_onnxruntime_cannot_run_is_left_alone():
+    # SwiGLU (opset 28) is past onnxruntime 1.31: it keeps float16 semantics.
+    model = _model([_n("SwiGLU", ["x", "y"], ["z"])], [_vi("x"), _vi("y")], [_vi("z")],
+                   opset=28)  # fmt: skip
+    sess = wasm_rt.InferenceSession(model)
+    assert [n.op_type for n in sess._graph.nodes] == ["SwiGLU"]
+
+
 def _torch_block(tmp_path, transformer: bool) -> onnx.ModelProto:
     torch = pytest.importorskip("torch")
 

@@ -29,13 +29,8 @@ from ..ir import Graph, Node, toposort
 if TYPE_CHECKING:
     from . import PassContext
 
-F32, F16, I32, I64, BOOL = (
-    dtypes.FLOAT,
-    dtypes.FLOAT16,
-    dtypes.INT32,
-    dtypes.INT64,
-    dtypes.BOOL,
-)
+F32, F16, BOOL = dtypes.FLOAT, dtypes.FLOAT16, dtypes.BOOL
+I32, I64, U8 = dtypes.INT32, dtypes.INT64, dtypes.UINT8
 _PREFIX = "InsertedPrecisionFreeCast_"  # onnxruntime's name; its Cast removal reads it
 _MS = "com.microsoft"
 
@@ -43,8 +38,8 @@ _MS = "com.microsoft"
 # opset (last opset in _FP16_UNTIL).  Derived from
 # onnxruntime.capi.onnxruntime_pybind11_state.get_all_opkernel_def(): every
 # CPUExecutionProvider kernel with tensor(float16) in a type constraint, version
-# ranges merged (Memcpy* left out); tests/test_fp16_pass.py checks single-node
-# models against the Cast nodes onnxruntime inserts.
+# ranges merged (Memcpy* left out); tests/test_fp16_pass.py checks models
+# against the Cast nodes onnxruntime inserts.
 # fmt: off
 _FP16_KERNELS = {
     **{("", op): 1 for op in (
@@ -52,15 +47,17 @@ _FP16_KERNELS = {
         "Loop", "RandomNormalLike", "RandomUniformLike", "Reshape", "Shape",
         "SimplifiedLayerNormalization", "Slice", "Squeeze", "Transpose", "Unsqueeze")},
     **{("", op): v for op, v in (
-        ("Attention", 23), ("BitCast", 26), ("Cast", 6), ("Clip", 12), ("Compress", 9),
-        ("Concat", 4), ("ConstantOfShape", 9), ("DequantizeLinear", 19), ("Dropout", 7),
-        ("Expand", 8), ("GatherElements", 11), ("GatherND", 11), ("IsInf", 20),
-        ("IsNaN", 9), ("Max", 12), ("Min", 12), ("Mod", 10), ("Optional", 15),
-        ("OptionalGetElement", 15), ("OptionalHasElement", 18), ("QuantizeLinear", 19),
-        ("RMSNormalization", 23), ("ReverseSequence", 10), ("RotaryEmbedding", 23),
-        ("Round", 11), ("Scan", 8), ("Scatter", 9), ("ScatterElements", 11),
-        ("ScatterND", 11), ("SequenceAt", 11), ("SequenceConstruct", 11), ("Shrink", 9),
-        ("Sign", 9), ("Split", 2), ("SplitToSequence", 11), ("TensorScatter", 24))},
+        ("Attention", 23), ("BitCast", 26), ("Cast", 6), ("Clip", 12),
+        ("Compress", 9), ("Concat", 4), ("ConstantOfShape", 9),
+        ("DequantizeLinear", 19), ("Dropout", 7), ("Expand", 8),
+        ("GatherElements", 11), ("GatherND", 11), ("IsInf", 20), ("IsNaN", 9),
+        ("Max", 12), ("Min", 12), ("Mod", 10), ("Optional", 15),
+        ("OptionalGetElement", 15), ("OptionalHasElement", 18),
+        ("QuantizeLinear", 19), ("RMSNormalization", 23), ("ReverseSequence", 10),
+        ("RotaryEmbedding", 23), ("Round", 11), ("Scan", 8), ("Scatter", 9),
+        ("ScatterElements", 11), ("ScatterND", 11), ("SequenceAt", 11),
+        ("SequenceConstruct", 11), ("Shrink", 9), ("Sign", 9), ("Split", 2),
+        ("SplitToSequence", 11), ("TensorScatter", 24))},
     **{(_MS, op): 1 for op in (
         "BranchwiseRMSNorm", "EngramGate", "ExpandDims", "GatedAdd", "GatedRMSNorm",
         "GatherBlockQuantized", "GatherND", "GroupQueryAttention",
@@ -87,23 +84,29 @@ _VARIADIC_OUT = frozenset({"Split"})
 # --- type inference ---------------------------------------------------------
 # Every output of an ai.onnx / com.microsoft op has input 0's type unless listed
 # here (the exceptions come from comparing each output's type constraint with
-# input 0's in onnx.defs and onnxruntime's contrib schemas).  Per output: an
-# element type, "iK" (input K's type) or None (unknown).
+# input 0's in onnx.defs and onnxruntime's contrib schemas; only ops wasm_rt has
+# kernels for matter, any other fails at planning).  Per output: an element
+# type, "iK" (input K's type) or None (unknown).
 # fmt: off
-_ALL_I64 = frozenset({"Shape", "Size", "NonZero", "ArgMax", "ArgMin", "NonMaxSuppression",
-                      "SequenceLength"})
-_ALL_BOOL = frozenset({"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And",
-                       "Or", "Xor", "Not", "IsNaN", "IsInf", "OptionalHasElement"})
+_ALL_I64 = frozenset({"Shape", "Size", "NonZero", "ArgMax", "ArgMin",
+                      "NonMaxSuppression", "SequenceLength"})
+_ALL_BOOL = frozenset({"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual",
+                       "And", "Or", "Xor", "Not", "IsNaN", "IsInf",
+                       "OptionalHasElement"})
 _OUT = {
     "TopK": ("i0", I64), "MaxPool": ("i0", I64), "Dropout": ("i0", BOOL),
-    "Unique": ("i0", I64, I64, I64), "LayerNormalization": ("i0", F32, F32),
-    "SkipLayerNormalization": ("i0", F32, F32, "i0"), "SimplifiedLayerNormalization": ("i0", F32),
+    "BiasDropout": ("i0", BOOL), "Unique": ("i0", I64, I64, I64),
+    "LayerNormalization": ("i0", F32, F32), "SimplifiedLayerNormalization": ("i0", F32),
+    "SkipLayerNormalization": ("i0", F32, F32, "i0"),
     "SkipSimplifiedLayerNormalization": ("i0", F32, F32, "i0"),
-    "Where": ("i1",), "CastLike": ("i1",), "OneHot": ("i2",), "RMSNormalization": ("i1",),
+    "EmbedLayerNormalization": ("i2", I32, "i2"), "Where": ("i1",),
+    "CastLike": ("i1",), "OneHot": ("i2",), "RMSNormalization": ("i1",),
     "Attention": ("i0", "i0", "i2", "i0"), "BatchNormalization": ("i0", "i3", "i3"),
-    "GroupQueryAttention": ("i0", "i3", "i3"), "MultiHeadAttention": ("i0", "i0", "i0", None),
-    "MatMulInteger": (I32,), "ConvInteger": (I32,), "QLinearConv": ("i7",),
-    "QLinearMatMul": ("i7",), "DynamicQuantizeLinear": (dtypes.UINT8, F32, dtypes.UINT8),
+    "GroupQueryAttention": ("i0", "i3", "i3"),
+    "MultiHeadAttention": ("i0", "i0", "i0", None), "GatherBlockQuantized": ("i2",),
+    "GridSample": ("i1",), "MatMulIntegerToFloat": ("i2",), "MatMulInteger": (I32,),
+    "ConvInteger": (I32,), "QLinearConv": ("i7",), "QLinearMatMul": ("i7",),
+    "DynamicQuantizeLinear": (U8, F32, U8),
 }
 # Output type from an attribute: (attribute, default: element type or "i0").
 _ATTR_TYPED = {
@@ -111,24 +114,15 @@ _ATTR_TYPED = {
     "RandomNormalLike": ("dtype", "i0"), "RandomUniformLike": ("dtype", "i0"),
     "Bernoulli": ("dtype", "i0"), "RandomNormal": ("dtype", F32),
     "RandomUniform": ("dtype", F32), "Multinomial": ("dtype", I32),
-    "HannWindow": ("output_datatype", F32), "HammingWindow": ("output_datatype", F32),
-    "BlackmanWindow": ("output_datatype", F32), "MelWeightMatrix": ("output_datatype", F32),
+    **dict.fromkeys(("HannWindow", "HammingWindow", "BlackmanWindow",
+                     "MelWeightMatrix"), ("output_datatype", F32)),
 }
-# Non-tensor outputs or types not modelled here.
+# Non-tensor outputs, or types not modelled here.
 _OPAQUE = frozenset({
-    "SequenceConstruct", "SequenceEmpty", "SequenceInsert", "SequenceErase", "SequenceAt",
-    "SplitToSequence", "ConcatFromSequence", "SequenceMap", "Optional", "OptionalGetElement",
-    "StringSplit", "RegexFullMatch", "ImageDecoder", "TfIdfVectorizer", "LinearAttention",
-    "BeamSearch", "WhisperBeamSearch", "GreedySearch", "Sampling", "BiasDropout",
-    "BitmaskDropout", "BitmaskBiasDropout", "DecoderMaskedMultiHeadAttention",
-    "DequantizeBFP", "DequantizeWithOrder", "DynamicTimeWarping", "EmbedLayerNormalization",
-    "GatedDeltaNet", "GatherBlockQuantized", "GemmFloat8", "GemmaRotaryEmbedding",
-    "GridSample", "IsAllFinite", "MatMulInteger16", "MatMulIntegerToFloat", "MulInteger",
-    "MurmurHash3", "NGramRepeatBlock", "PackedSparseAttentionIndexer", "PagedAttention",
-    "QAttention", "QEmbedLayerNormalization", "QGemm", "QLinearConcat", "QLinearWhere",
-    "QuantizeBFP", "QuantizeWithOrder", "ReduceSumInteger", "RemovePadding",
-    "SparseAttentionIndexer", "SparsePagedAttention", "SparseToDenseMatMul",
-    "VarlenNGramHashMapping", "WordConvEmbedding",
+    "SequenceConstruct", "SequenceEmpty", "SequenceInsert", "SequenceErase",
+    "SequenceAt", "SplitToSequence", "ConcatFromSequence", "SequenceMap", "Optional",
+    "OptionalGetElement", "StringSplit", "RegexFullMatch", "TfIdfVectorizer",
+    "LinearAttention", "QGemm", "QLinearConcat", "QLinearWhere",
 })
 # fmt: on
 
@@ -158,7 +152,7 @@ def _out_types(node: Node, ins: list, inner: dict) -> list:
         return [a.get("output_dtype") or (ins[1] if len(ins) > 1 else None)]
     if op == "QuantizeLinear":
         zp = ins[2] if len(ins) > 2 and node.inputs[2] else None
-        return [zp or a.get("output_dtype") or dtypes.UINT8]
+        return [zp or a.get("output_dtype") or U8]
     codes = (_OUT.get(op) or ("i0",) * n)[:n]
     if op in _ATTR_TYPED:
         name, default = _ATTR_TYPED[op]
