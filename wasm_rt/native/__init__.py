@@ -218,24 +218,33 @@ def _run(kernel: _Kernel, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> None:
         )
 
 
-_INT8 = (np.dtype(np.uint8), np.dtype(np.int8))
+# Value ranges of the int8 GEMM's operand types (np.iinfo is slow in Pyodide).
+_INT8 = {np.dtype(np.uint8): (0, 255), np.dtype(np.int8): (-128, 127)}
 
 
-def _int_zero_point(zp, dtype: np.dtype, what: str, n: int | None) -> np.ndarray:
-    """A zero point as int32 values: one, or ``n`` (per column) when ``n`` is given."""
+def _int_zero_point(zp, dtype: np.dtype, what: str, n: int | None):
+    """A zero point as an int, or ``n`` of them (per column) as int32 [n]."""
+    lo, hi = _INT8[dtype]
+    if isinstance(zp, (int, np.integer)) and not isinstance(zp, (bool, np.bool_)):
+        value = int(zp)  # the common case, without array round trips
+        if not lo <= value <= hi:
+            raise ValueError(
+                f"{what}: zero points must lie in the range of {dtype} "
+                f"[{lo}, {hi}], got {value}"
+            )
+        return value
     arr = np.asarray(zp)
     if arr.dtype.kind not in "iu":
         raise ValueError(f"{what}: expected integer zero point(s), got {arr.dtype}")
     if arr.size != 1 and (n is None or arr.shape != (n,)):
         want = "one value" if n is None else f"one value or shape ({n},)"
         raise ValueError(f"{what}: expected {want}, got shape {arr.shape}")
-    info = np.iinfo(dtype)
-    if arr.size and (arr.min() < info.min or arr.max() > info.max):
+    if arr.size and (arr.min() < lo or arr.max() > hi):
         raise ValueError(
             f"{what}: zero points must lie in the range of {dtype} "
-            f"[{info.min}, {info.max}], got [{arr.min()}, {arr.max()}]"
+            f"[{lo}, {hi}], got [{arr.min()}, {arr.max()}]"
         )
-    return arr.reshape(-1).astype(np.int32)
+    return int(arr.reshape(-1)[0]) if arr.size == 1 else arr.astype(np.int32)
 
 
 def qgemm_i32(a: np.ndarray, a_zp, b: np.ndarray, b_zp) -> np.ndarray | None:
@@ -258,7 +267,7 @@ def qgemm_i32(a: np.ndarray, a_zp, b: np.ndarray, b_zp) -> np.ndarray | None:
         raise ValueError(
             f"qgemm_i32: inner dimensions differ, A is {a.shape} and B is {b.shape}"
         )
-    za = int(_int_zero_point(a_zp, a.dtype, "qgemm_i32 a_zp", None)[0])
+    za = _int_zero_point(a_zp, a.dtype, "qgemm_i32 a_zp", None)
     zb = _int_zero_point(b_zp, b.dtype, "qgemm_i32 b_zp", n)
     check_alloc((m, n), np.int32, "qgemm_i32 output")
     kernel = _load() if _enabled else None
@@ -266,7 +275,8 @@ def qgemm_i32(a: np.ndarray, a_zp, b: np.ndarray, b_zp) -> np.ndarray | None:
         return None
     a = np.ascontiguousarray(a)
     b = np.ascontiguousarray(b)
-    zb = np.ascontiguousarray(np.broadcast_to(zb, (n,)), dtype=np.int32)
+    if isinstance(zb, int):
+        zb = np.full(n, zb, dtype=np.int32)
     out = np.empty((m, n), dtype=np.int32)
     flags = int(a.dtype == np.int8) | 2 * int(b.dtype == np.int8)
     _status["quant_calls"] += 1

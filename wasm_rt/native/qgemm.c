@@ -196,38 +196,36 @@ static void qgemm_blocked(int m, int n, int k, const uint8_t *a, int rsa,
  * Small m (batch-1 dense layers): B is read in place, two rows at a time,
  * widened and paired on the fly; `ap` holds A's rows as int32 words of
  * int16 pairs (A[i, 2q] - a_zp, A[i, 2q+1] - a_zp), kp words per row.
- * C[0:ROWS, 0:8*NG] (+)= over rows p in [0, kc) (kc even unless last).
+ * C[0:ROWS, 0:8*NG] (+)= (A - a_zp) . B over rows p in [0, kc) (kc even
+ * unless last): B's zero points are taken off afterwards, as b_zp[j] times
+ * the row sums of A - a_zp, which saves a subtraction per B value.
  */
 static inline __attribute__((always_inline)) void
 qrows_block(int ROWS, int NG, int kc, const int32_t *ap, int kp,
-            const uint8_t *b, int rsb, const int32_t *zp, int sgn, int32_t *c,
-            int rsc, int add) {
-    v128_t acc[MR][8], z[4], lo, hi;
+            const uint8_t *b, int rsb, int sgn, int32_t *c, int rsc, int add) {
+    v128_t acc[MR][8], lo, hi;
     for (int i = 0; i < ROWS; i++)
         for (int v = 0; v < 2 * NG; v++)
             acc[i][v] = wasm_i32x4_splat(0);
-    for (int g = 0; g < NG; g++)
-        z[g] = zp8(zp + 8 * g);
     int p = 0;
     for (; p + 2 <= kc; p += 2) {
         const uint8_t *r = b + p * rsb;
+        v128_t ai[MR];
+        for (int i = 0; i < ROWS; i++)
+            ai[i] = wasm_i32x4_splat(ap[i * kp + p / 2]);
         for (int g = 0; g < NG; g++) {
-            v128_t r0 = wasm_i16x8_sub(load8(r + 8 * g, sgn), z[g]);
-            v128_t r1 = wasm_i16x8_sub(load8(r + rsb + 8 * g, sgn), z[g]);
-            pair8(r0, r1, &lo, &hi);
+            pair8(load8(r + 8 * g, sgn), load8(r + rsb + 8 * g, sgn), &lo, &hi);
             for (int i = 0; i < ROWS; i++) {
-                v128_t ai = wasm_i32x4_splat(ap[i * kp + p / 2]);
                 acc[i][2 * g] =
-                    wasm_i32x4_add(acc[i][2 * g], wasm_i32x4_dot_i16x8(ai, lo));
+                    wasm_i32x4_add(acc[i][2 * g], wasm_i32x4_dot_i16x8(ai[i], lo));
                 acc[i][2 * g + 1] = wasm_i32x4_add(acc[i][2 * g + 1],
-                                                   wasm_i32x4_dot_i16x8(ai, hi));
+                                                   wasm_i32x4_dot_i16x8(ai[i], hi));
             }
         }
     }
     if (p < kc) { /* odd K: the last row pairs with zeros */
         for (int g = 0; g < NG; g++) {
-            v128_t r0 = wasm_i16x8_sub(load8(b + p * rsb + 8 * g, sgn), z[g]);
-            pair8(r0, wasm_i16x8_splat(0), &lo, &hi);
+            pair8(load8(b + p * rsb + 8 * g, sgn), wasm_i16x8_splat(0), &lo, &hi);
             for (int i = 0; i < ROWS; i++) {
                 v128_t ai = wasm_i32x4_splat(ap[i * kp + p / 2]);
                 acc[i][2 * g] =
@@ -253,11 +251,20 @@ qsmall_rows(int ROWS, int NG, int n, int k, const uint8_t *a, int rsa,
         const uint8_t *bp = b + pc * rsb;
         int j = 0;
         for (; j + 8 * NG <= n; j += 8 * NG)
-            qrows_block(ROWS, NG, kc, app, kp, bp + j, rsb, zp + j, sb, c + j,
-                        rsc, pc > 0);
+            qrows_block(ROWS, NG, kc, app, kp, bp + j, rsb, sb, c + j, rsc, pc > 0);
         for (; j < j8; j += 8)
-            qrows_block(ROWS, 1, kc, app, kp, bp + j, rsb, zp + j, sb, c + j,
-                        rsc, pc > 0);
+            qrows_block(ROWS, 1, kc, app, kp, bp + j, rsb, sb, c + j, rsc, pc > 0);
+    }
+    /* C -= b_zp[j] * sum_p (A[i, p] - a_zp), in wrapping int32 like the sums. */
+    for (int i = 0; i < ROWS; i++) {
+        uint32_t sum = 0;
+        for (int q = 0; q < kp; q++)
+            sum += (uint32_t)(ap[i * kp + q] >> 16) + (uint32_t)(int16_t)ap[i * kp + q];
+        v128_t sv = wasm_i32x4_splat((int32_t)sum);
+        int32_t *row = c + i * rsc;
+        for (int j = 0; j < j8; j += 4)
+            wasm_v128_store(row + j, wasm_i32x4_sub(wasm_v128_load(row + j),
+                                                    wasm_i32x4_mul(wasm_v128_load(zp + j), sv)));
     }
     /* The last n % 8 columns, scalar (few: at most 7 * M * K products). */
     for (int j = j8; j < n; j++)
