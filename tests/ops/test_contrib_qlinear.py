@@ -98,3 +98,86 @@ def test_qlinear_where(dtype):
     check("QLinearWhere", inputs)
     inputs.update(sx=sz, zx=zz)  # X already in Z's quantization: copied
     check("QLinearWhere", inputs)
+
+
+@pytest.mark.parametrize("dtype", QT)
+@pytest.mark.parametrize(
+    "shape,opset,axis",
+    [((6, 10), 13, None), ((3, 4, 300), 13, -1), ((3, 5, 7), 13, 1),
+     ((2, 3, 4, 5), 13, 0),
+     ((3, 4, 5), 12, None), ((3, 4, 5), 11, 2), ((3, 4, 5), 1, 0), ((2, 1000), 13, 1)],
+)
+@pytest.mark.parametrize("x_scale", [0.02, 0.3, 1.7])
+def test_qlinear_softmax(dtype, shape, opset, axis, x_scale):
+    """The table exp, the sequential float32 sums and the final rounding follow
+    onnxruntime, so the codes must be identical (uint8 and int8)."""
+    zy = np.array(0 if dtype == np.uint8 else -128, dtype)
+    inputs = {"x": q8(shape, dtype), "sx": np.array(x_scale, F32),
+              "zx": qparams(dtype)[1],
+              "sy": np.array(1 / 256, F32), "zy": zy}
+    attrs = {"opset": opset} if axis is None else {"opset": opset, "axis": axis}
+    for inits in [("sx", "zx", "sy", "zy"), ()]:  # table built at load or per run
+        ours, theirs = both("QLinearSoftmax", inputs, inits, **attrs)
+        assert_same(ours, theirs, what="QLinearSoftmax")
+
+
+@pytest.mark.parametrize("dtype", QT)
+def test_qlinear_softmax_odd_scales(dtype):
+    """y_scale other than 1/256 (onnxruntime keeps floor(1 / y_scale)) and a
+    zero point that pushes codes into saturation."""
+    for sy, zy in [(0.003, 5), (0.01, 100), (2.0, 3)]:
+        inputs = {"x": q8((4, 9), dtype), "sx": np.array(0.1, F32), "zx": None,
+                  "sy": np.array(sy, F32), "zy": np.array(zy, dtype)}
+        check("QLinearSoftmax", inputs, opset=13)
+
+
+POOLS = [
+    # 1-D, 2-D and 3-D, explicit and automatic pads, strides, ceil_mode
+    ((2, 3, 11), dict(kernel_shape=[3])),
+    ((2, 3, 11), dict(kernel_shape=[4], strides=[3], pads=[1, 2], ceil_mode=1)),
+    ((1, 4, 7, 9), dict(kernel_shape=[3, 3], pads=[1, 1, 1, 1])),
+    ((1, 4, 7, 9), dict(kernel_shape=[2, 3], strides=[2, 2], pads=[1, 0, 0, 2])),
+    ((1, 4, 8, 9), dict(kernel_shape=[3, 2], strides=[2, 2], ceil_mode=1)),
+    ((1, 4, 7, 9), dict(kernel_shape=[3, 3], strides=[2, 1], auto_pad="SAME_UPPER")),
+    ((1, 4, 7, 9), dict(kernel_shape=[2, 2], strides=[2, 2], auto_pad="SAME_LOWER")),
+    ((1, 4, 7, 9), dict(kernel_shape=[3, 4], auto_pad="VALID")),
+    ((2, 2, 5, 6, 7),
+     dict(kernel_shape=[2, 3, 2], strides=[1, 2, 2], pads=[1, 1, 0, 0, 1, 1])),
+    ((1, 2, 5, 6, 7), dict(kernel_shape=[3, 3, 3], strides=[2, 2, 2], ceil_mode=1)),
+    ((1, 3, 6, 5), dict(kernel_shape=[6, 5])),  # the whole input: global path
+    ((1, 3, 6, 5), dict(kernel_shape=[6, 5], strides=[2, 2])),
+]
+
+
+@pytest.mark.parametrize("dtype", QT)
+@pytest.mark.parametrize("shape,attrs", POOLS)
+@pytest.mark.parametrize("count_include_pad", [0, 1])
+@pytest.mark.parametrize("channels_last", [0, 1])
+def test_qlinear_average_pool(dtype, shape, attrs, count_include_pad, channels_last):
+    """Dequantize, float32 window sums in onnxruntime's order, one division, one
+    quantization: the codes must be identical."""
+    if channels_last:
+        shape = (shape[0],) + shape[2:] + (shape[1],)
+    sx, zx = qparams(dtype)
+    sy, zy = qparams(dtype)
+    inputs = {"x": q8(shape, dtype), "sx": sx, "zx": zx, "sy": sy, "zy": zy}
+    check("QLinearAveragePool", inputs, count_include_pad=count_include_pad,
+          channels_last=channels_last, **attrs)
+
+
+def test_qlinear_pool_softmax_bad_inputs():
+    """Clear errors where onnxruntime refuses too (pads not below the kernel,
+    a float X) or would compute garbage (a zero scale)."""
+    from wasm_rt.errors import InvalidArgument
+    from wasm_rt.ops.contrib_qlinear_pool import qlinear_average_pool, qlinear_softmax
+
+    x = q8((1, 2, 6, 6), np.uint8)
+    s, z = np.array(0.1, F32), np.array(3, np.uint8)
+    with pytest.raises(InvalidArgument, match="smaller than kernel_shape"):
+        qlinear_average_pool(x, s, z, s, z, kernel_shape=[2, 2], pads=[2, 0, 0, 0])
+    with pytest.raises(InvalidArgument, match="uint8 or int8"):
+        qlinear_average_pool(x.astype(F32), s, z, s, z, kernel_shape=[2, 2])
+    with pytest.raises(InvalidArgument, match="positive"):
+        qlinear_softmax(x, np.array(0, F32), z, s, z, opset=13)
+    with pytest.raises(InvalidArgument, match="opset is required"):
+        qlinear_softmax(x, s, z, s, z)
