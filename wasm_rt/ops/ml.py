@@ -27,7 +27,8 @@ def _erf_inv(x: np.ndarray) -> np.ndarray:
         v = 2.0 / (np.pi * 0.147) + 0.5 * log
         v2 = log / 0.147
         r = sgn * np.sqrt(-v + np.sqrt(v * v - v2))
-    return np.where(t == 0, 0.0, r)
+    # erf^-1(+-1) = +-inf, as onnxruntime's float ErfInv gives (log(0) = -inf).
+    return np.where(t == 0, sgn * np.inf, r)
 
 
 def _softmax_zero(s: np.ndarray) -> np.ndarray:
@@ -363,3 +364,47 @@ def zipmap(x, *, classlabels_int64s=None, classlabels_strings=None):
         )
     keys = labels.tolist()
     return [dict(zip(keys, row)) for row in x2.tolist()]
+
+
+@register("CategoryMapper", since=1, domain=ML_DOMAIN)
+def category_mapper(
+    x,
+    *,
+    cats_int64s=None,
+    cats_strings=None,
+    default_int64=-1,
+    default_string="_Unused",
+):
+    """Strings -> int64 ids or int64 ids -> strings through two parallel lists."""
+    ints = np.asarray(cats_int64s or [], np.int64)
+    strings = np.asarray(cats_strings or [], object)
+    if len(ints) != len(strings):
+        raise ValueError(
+            f"CategoryMapper: {len(ints)} cats_int64s for {len(strings)} cats_strings"
+        )
+    if x.dtype == object:
+        return _lookup(x, strings, ints, default_int64)
+    return _lookup(x.astype(np.int64, copy=False), ints, strings, default_string)
+
+
+@register("FeatureVectorizer", since=1, domain=ML_DOMAIN)
+def feature_vectorizer(*inputs, inputdimensions=None):
+    """Concatenate the inputs' rows as float32, each cut or zero-padded to its
+    ``inputdimensions`` entry (a 1-D input is one row)."""
+    dims = list(inputdimensions or [])
+    if len(dims) != len(inputs):
+        raise ValueError(
+            f"FeatureVectorizer: {len(inputs)} inputs for {len(dims)} inputdimensions"
+        )
+    rows = [np.asarray(v).reshape(1, -1) if np.ndim(v) < 2 else v for v in inputs]
+    n = rows[0].shape[0] if rows else 0
+    check_alloc((n, sum(dims)), np.float32, "FeatureVectorizer output")
+    parts = []
+    for v, d in zip(rows, dims):
+        if v.shape[0] != n:
+            raise ValueError(
+                f"FeatureVectorizer: inputs have {v.shape[0]} and {n} rows"
+            )
+        v = v.reshape(n, -1)[:, :d].astype(np.float32)
+        parts.append(np.pad(v, ((0, 0), (0, d - v.shape[1]))))
+    return np.concatenate(parts, axis=1) if parts else np.zeros((0, 0), np.float32)

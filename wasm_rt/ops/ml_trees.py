@@ -214,6 +214,11 @@ def tree_ensemble_classifier(
     )
     weights = _pick(class_weights, class_weights_as_tensor).astype(dt)
     ids = np.asarray(class_ids, dtype=np.int64)
+    if k == 1:
+
+        # onnxruntime returns label 1 and one 0.5 score column whatever the
+        # model says; there is no defined result to reproduce.
+        raise NotImplementedError(f"{what}: a classifier with a single class label")
     if ids.size and (ids.min() < 0 or ids.max() >= max(k, 2)):
         raise ValueError(
             f"{what}: class_ids must lie in [0, {k}), got {ids.min()}..{ids.max()}"
