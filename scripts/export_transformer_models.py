@@ -260,7 +260,9 @@ def export_base(root: Path, name: str) -> Base:
     )
     heads = heads or config.encoder_attention_heads
     hidden = getattr(config, "hidden_size", None) or getattr(config, "d_model", None)
-    return Base(name, files, model_type, heads, hidden, getattr(config, "vocab_size", 0))
+    return Base(
+        name, files, model_type, heads, hidden, getattr(config, "vocab_size", 0)
+    )
 
 
 # --------------------------------------------------------------------------
@@ -284,7 +286,11 @@ def _dim(d, dims: dict[str, int]) -> int:
 
 
 def sample_inputs(
-    inputs, seed: int = 0, batch: int = 2, seq: int = 5, past: int = 3,
+    inputs,
+    seed: int = 0,
+    batch: int = 2,
+    seq: int = 5,
+    past: int = 3,
     vocab: int = 128,
     extra_dims: dict[str, int] | None = None,
     pad: bool = True,
@@ -331,7 +337,9 @@ def sample_inputs(
         elif name == "token_type_ids":
             value = rng.integers(0, 2, shape).astype(dtype)  # type_vocab_size 2
         elif name == "position_ids":
-            value = np.broadcast_to(np.arange(past, past + shape[-1]), shape).astype(dtype)
+            value = np.broadcast_to(np.arange(past, past + shape[-1]), shape).astype(
+                dtype
+            )
         elif np.issubdtype(dtype, np.integer):
             value = rng.integers(0, vocab, shape).astype(dtype)
         else:
@@ -380,7 +388,9 @@ def _float16(src: Path, dst: Path, keep_io_types: bool) -> None:
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
     with _quiet():
-        model = convert_float_to_float16(onnx.load(str(src)), keep_io_types=keep_io_types)
+        model = convert_float_to_float16(
+            onnx.load(str(src)), keep_io_types=keep_io_types
+        )
     onnx.save(model, str(dst))
 
 
@@ -471,7 +481,12 @@ RECIPES = {
         _dynamic,
         "fused",
     ),
-    "ort_extended": ("fp32", "ort session ENABLE_EXTENDED (saved)", _ort_offline, "fp32"),
+    "ort_extended": (
+        "fp32",
+        "ort session ENABLE_EXTENDED (saved)",
+        _ort_offline,
+        "fp32",
+    ),
     "int8_dynamic_ort_extended": (
         "int8",
         "ort quantize_dynamic + session ENABLE_EXTENDED (saved)",
@@ -566,7 +581,9 @@ def _genai(root: Path, precision: str) -> tuple[Path, dict]:
             "-c",
             str(root / "hf" / "genai-cache"),
         ]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=600, check=False
+        )
         if proc.returncode != 0 or not (tmp / "model.onnx").exists():
             tail = (proc.stdout + proc.stderr).strip().splitlines()[-6:]
             args = " ".join(cmd[3:])
@@ -620,7 +637,9 @@ def op_list(path: Path) -> list[str]:
     return sorted(ops)
 
 
-def build(names: list[str] | None = None, root: Path | None = None) -> dict[str, Variant]:
+def build(
+    names: list[str] | None = None, root: Path | None = None
+) -> dict[str, Variant]:
     """Make (or reuse) the named variants; returns name -> Variant (errors recorded)."""
     root = root or cache_dir()
     root.mkdir(parents=True, exist_ok=True)
@@ -635,17 +654,21 @@ def build(names: list[str] | None = None, root: Path | None = None) -> dict[str,
     def make(name: str) -> Variant:
         if name in result:
             return result[name]
-        if name in known and (not known[name].path or (root / known[name].path).exists()):
+        if name in known and (
+            not known[name].path or (root / known[name].path).exists()
+        ):
             result[name] = known[name]
             return known[name]
         base_name, part, recipe = name.split(".")
         if recipe in GENAI_RECIPES:
             kind, precision = GENAI_RECIPES[recipe]
-            v = Variant(name, base_name, part, recipe, kind, f"genai builder -p {precision}")
+            v = Variant(
+                name, base_name, part, recipe, kind, f"genai builder -p {precision}"
+            )
             try:
                 path, _ = _genai(root, precision)
                 v.path = str(path.relative_to(root))
-            except Exception as e:  # the tool's own failure, recorded not raised
+            except Exception as e:  # noqa: BLE001 - a tool failure is recorded, not raised
                 v.error = _reason(e)
         else:
             kind, tool, fn, source = RECIPES[recipe]
@@ -667,7 +690,7 @@ def build(names: list[str] | None = None, root: Path | None = None) -> dict[str,
                         fn(root / src.path, tmp, base)
                         tmp.replace(path)
                 v.path = str(path.relative_to(root))
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 - a tool failure is recorded, not raised
                 v.error = _reason(e)
         if v.path:
             v.ops = op_list(root / v.path)
@@ -685,7 +708,9 @@ def build(names: list[str] | None = None, root: Path | None = None) -> dict[str,
 
 def _reason(e: Exception) -> str:
     frames = traceback.extract_tb(e.__traceback__)
-    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    where = (
+        f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    )
     return f"{type(e).__name__}: {str(e).strip()[:400]}{where}"
 
 

@@ -29,10 +29,15 @@ import reporting
 import wasm_rt
 
 REPO = Path(__file__).resolve().parent.parent
-pytest.importorskip("transformers", reason="transformers exports the models (requirements-dev.txt)")
-pytest.importorskip("optimum.exporters.onnx", reason="optimum-onnx exports the models (requirements-dev.txt)")
+pytest.importorskip(
+    "transformers", reason="transformers exports the models (requirements-dev.txt)"
+)
+pytest.importorskip(
+    "optimum.exporters.onnx",
+    reason="optimum-onnx exports the models (requirements-dev.txt)",
+)
 sys.path.insert(0, str(REPO / "scripts"))
-import export_transformer_models as exporter  # noqa: E402
+import export_transformer_models as exporter
 
 TABLE = "transformer_variants"
 
@@ -80,7 +85,9 @@ def pytest_generate_tests(metafunc):
     if "variant_name" in metafunc.fixturenames:
         metafunc.parametrize("variant_name", ALL if slow else DEFAULT)
     if "generate_name" in metafunc.fixturenames:
-        metafunc.parametrize("generate_name", GENERATE + (GENERATE_SLOW if slow else []))
+        metafunc.parametrize(
+            "generate_name", GENERATE + (GENERATE_SLOW if slow else [])
+        )
 
 
 @pytest.fixture(scope="module")
@@ -159,6 +166,20 @@ def _tolerance(variant: exporter.Variant, path: Path) -> float:
     return tol
 
 
+def _non_finite_scales(path: Path) -> list[str]:
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    return [
+        t.name
+        for t in model.graph.initializer
+        if t.name.endswith("_scale")
+        and t.data_type == onnx.TensorProto.FLOAT
+        and not np.isfinite(numpy_helper.to_array(t)).all()
+    ]
+
+
 def _accuracy_level(path: Path) -> int:
     import onnx
 
@@ -176,13 +197,19 @@ def _accuracy_level(path: Path) -> int:
 def test_variant_matches_onnxruntime(variant_name, models):
     v = models.get(variant_name)
     if v.error:
-        reporting.record(TABLE, model=v.name, tool=v.tool, result="tool failed: " + v.error[:200])
+        reporting.record(
+            TABLE, model=v.name, tool=v.tool, result="tool failed: " + v.error[:200]
+        )
         pytest.skip(f"{v.tool} could not make {v.name}: {v.error}")
     path = models.path(v)
     theirs_sess = _ort(path)
     ours_sess = _wasm_rt(path, v)
-    assert [i.name for i in ours_sess.get_inputs()] == [i.name for i in theirs_sess.get_inputs()]
-    assert [o.name for o in ours_sess.get_outputs()] == [o.name for o in theirs_sess.get_outputs()]
+    assert [i.name for i in ours_sess.get_inputs()] == [
+        i.name for i in theirs_sess.get_inputs()
+    ]
+    assert [o.name for o in ours_sess.get_outputs()] == [
+        o.name for o in theirs_sess.get_outputs()
+    ]
     feeds = exporter.sample_inputs(
         theirs_sess.get_inputs(),
         seed=sum(map(ord, v.name)),
@@ -194,7 +221,21 @@ def test_variant_matches_onnxruntime(variant_name, models):
         batch=1 if v.recipe in exporter.GENAI_RECIPES else 2,
     )
     theirs = theirs_sess.run(None, feeds)
-    ours = ours_sess.run(None, feeds)
+    try:
+        ours = ours_sess.run(None, feeds)
+    except wasm_rt.InvalidArgument as e:
+        bad = _non_finite_scales(path)
+        if not bad:
+            raise
+        # quantize_static calibrates the attention scores of causal decoders,
+        # which hold transformers' float32-min mask, and writes scale = inf.
+        # onnxruntime still computes something finite; wasm_rt refuses the
+        # scale by name.  Reported to the kernel owners (notes/e2e_missing.md).
+        reason = f"{len(bad)} non-finite quantization scales (e.g. {bad[0]}): {e}"
+        reporting.record(
+            TABLE, model=v.name, tool=v.tool, ops=_contrib(v), result=reason[:300]
+        )
+        pytest.skip(f"{v.tool} wrote {reason}")
     abs_err, rel_err = _relative_error(ours, theirs)
     tol = _tolerance(v, path)
     reporting.record(
@@ -213,7 +254,11 @@ def test_variant_matches_onnxruntime(variant_name, models):
         assert a.shape == b.shape, f"{what}: shape {a.shape}, onnxruntime {b.shape}"
         scale = float(np.max(np.abs(b.astype(np.float64)))) if b.size else 1.0
         np.testing.assert_allclose(
-            a.astype(np.float64), b.astype(np.float64), rtol=0, atol=tol * max(scale, 1e-6), err_msg=what
+            a.astype(np.float64),
+            b.astype(np.float64),
+            rtol=0,
+            atol=tol * max(scale, 1e-6),
+            err_msg=what,
         )
 
 
@@ -222,7 +267,12 @@ def test_variant_matches_onnxruntime(variant_name, models):
 # --------------------------------------------------------------------------
 
 GENERATE = ["gpt2.model.fp32", "llama.model.genai_int4"]
-GENERATE_SLOW = ["gpt2.model.int4_b32_asym", "gpt2.model.fp16_io32", "llama.model.genai_fp32", "llama.model.fp32"]
+GENERATE_SLOW = [
+    "gpt2.model.int4_b32_asym",
+    "gpt2.model.fp16_io32",
+    "llama.model.genai_fp32",
+    "llama.model.fp32",
+]
 NEW_TOKENS = 32
 PROMPT = [5, 17, 42, 99]
 
@@ -238,7 +288,10 @@ def _generate(sess, past_spec, steps: int):
     outputs = [o.name for o in sess.get_outputs()]
     tokens = list(PROMPT)
     ids = np.array([PROMPT], np.int64)
-    past = {n: np.zeros((1, heads, 0, size), dtype) for n, (dtype, heads, size) in past_spec.items()}
+    past = {
+        n: np.zeros((1, heads, 0, size), dtype)
+        for n, (dtype, heads, size) in past_spec.items()
+    }
     logits_seen = []
     for _ in range(steps):
         past_len = next(iter(past.values())).shape[2]
@@ -246,7 +299,9 @@ def _generate(sess, past_spec, steps: int):
         if "attention_mask" in inputs:
             feeds["attention_mask"] = np.ones((1, past_len + ids.shape[1]), np.int64)
         if "position_ids" in inputs:
-            feeds["position_ids"] = np.arange(past_len, past_len + ids.shape[1], dtype=np.int64)[None]
+            feeds["position_ids"] = np.arange(
+                past_len, past_len + ids.shape[1], dtype=np.int64
+            )[None]
         result = dict(zip(outputs, sess.run(None, feeds)))
         last = result["logits"][0, -1].astype(np.float32)
         logits_seen.append(last)
@@ -293,6 +348,13 @@ def test_greedy_generation_matches_onnxruntime(generate_name, models):
         result="match" if ours == theirs else "MISMATCH",
     )
     assert ours == theirs, f"{name}: wasm_rt generated {ours}, onnxruntime {theirs}"
+    if v.recipe in exporter.GENAI_RECIPES:
+        # The folder is also what onnxruntime-genai itself runs: its own greedy
+        # search (which stops at the end-of-sequence id) must agree.
+        genai = _genai_tokens(path.parent, NEW_TOKENS)
+        assert genai == ours[: len(genai)], (
+            f"{name}: onnxruntime-genai {genai}, wasm_rt {ours}"
+        )
     # The random model must not be degenerate (a constant stream would match
     # even with a broken cache).
     assert len(set(theirs)) > 3, f"{name}: onnxruntime's tokens {theirs} barely vary"
@@ -332,7 +394,9 @@ def test_fp32_export_matches_pytorch(name, models):
     cls = exporter._hf_models()[v.base][0]
     module = cls.from_pretrained(exporter.hf_folder(models.root, v.base)).eval()
     torch_feeds = {
-        k: torch.from_numpy(x) for k, x in feeds.items() if not k.startswith("past_key_values")
+        k: torch.from_numpy(x)
+        for k, x in feeds.items()
+        if not k.startswith("past_key_values")
     }
     with torch.no_grad():
         expected = module(**torch_feeds)
@@ -345,9 +409,33 @@ def test_fp32_export_matches_pytorch(name, models):
         scale = float(np.max(np.abs(want)))
         err = float(np.max(np.abs(ours[n] - want)))
         reporting.record(
-            "transformer_vs_pytorch", model=name, output=n, max_abs_err=err, max_rel_err=err / scale
+            "transformer_vs_pytorch",
+            model=name,
+            output=n,
+            max_abs_err=err,
+            max_rel_err=err / scale,
         )
         # float32 on both sides (see TOLERANCE["fp32"]).
         np.testing.assert_allclose(
-            ours[n], want, rtol=0, atol=TOLERANCE["fp32"] * scale, err_msg=f"{name} {n} vs PyTorch"
+            ours[n],
+            want,
+            rtol=0,
+            atol=TOLERANCE["fp32"] * scale,
+            err_msg=f"{name} {n} vs PyTorch",
         )
+
+
+def _genai_tokens(folder: Path, steps: int) -> list[int]:
+    og = pytest.importorskip(
+        "onnxruntime_genai", reason="onnxruntime-genai (requirements-dev.txt)"
+    )
+    model = og.Model(str(folder))
+    params = og.GeneratorParams(model)
+    params.set_search_options(max_length=len(PROMPT) + steps, do_sample=False)
+    generator = og.Generator(model, params)
+    generator.append_tokens(np.array([PROMPT], np.int32))
+    tokens = []
+    while not generator.is_done():
+        generator.generate_next_token()
+        tokens.append(int(generator.get_next_tokens()[0]))
+    return tokens

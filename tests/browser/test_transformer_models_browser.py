@@ -20,12 +20,17 @@ import pytest
 from jsio import JS_HELPERS, from_js, to_js
 
 REPO = Path(__file__).resolve().parents[2]
-pytest.importorskip("transformers", reason="transformers exports the models (requirements-dev.txt)")
-pytest.importorskip("optimum.exporters.onnx", reason="optimum-onnx exports the models (requirements-dev.txt)")
+pytest.importorskip(
+    "transformers", reason="transformers exports the models (requirements-dev.txt)"
+)
+pytest.importorskip(
+    "optimum.exporters.onnx",
+    reason="optimum-onnx exports the models (requirements-dev.txt)",
+)
 sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(REPO / "tests"))
-import export_transformer_models as exporter  # noqa: E402
-import test_transformer_models as host_tests  # noqa: E402 - tolerances and helpers
+import export_transformer_models as exporter
+import test_transformer_models as host_tests
 
 VARIANTS = [
     "bert.model.fused",
@@ -107,7 +112,9 @@ def _get(variants, name):
 
 
 @pytest.mark.parametrize("name", VARIANTS)
-def test_variant_in_browser_matches_onnxruntime(rt_page, variants, name, browser_report):
+def test_variant_in_browser_matches_onnxruntime(
+    rt_page, variants, name, browser_report
+):
     v, path, url = _get(variants, name)
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     genai = v.recipe in exporter.GENAI_RECIPES
@@ -125,10 +132,16 @@ def test_variant_in_browser_matches_onnxruntime(rt_page, variants, name, browser
     tol = host_tests._tolerance(v, path)
     abs_err, rel_err = host_tests._relative_error(actual, expected)
     for a, e, n in zip(actual, expected, result["names"]):
-        assert a.dtype == e.dtype and a.shape == e.shape, f"{name} {n}: {a.dtype}{a.shape}"
+        assert a.dtype == e.dtype and a.shape == e.shape, (
+            f"{name} {n}: {a.dtype}{a.shape}"
+        )
         scale = float(np.max(np.abs(e.astype(np.float64)))) if e.size else 1.0
         np.testing.assert_allclose(
-            a.astype(np.float64), e.astype(np.float64), rtol=0, atol=tol * max(scale, 1e-6), err_msg=f"{name} {n}"
+            a.astype(np.float64),
+            e.astype(np.float64),
+            rtol=0,
+            atol=tol * max(scale, 1e-6),
+            err_msg=f"{name} {n}",
         )
     browser_report.append(
         f"{name}: browser vs onnxruntime max abs {abs_err:.2e}, rel {rel_err:.2e} "
@@ -137,16 +150,22 @@ def test_variant_in_browser_matches_onnxruntime(rt_page, variants, name, browser
 
 
 @pytest.mark.parametrize("name", GENERATE)
-def test_generation_in_browser_matches_onnxruntime(rt_page, variants, name, browser_report):
-    v, path, url = _get(variants, name)
+def test_generation_in_browser_matches_onnxruntime(
+    rt_page, variants, name, browser_report
+):
+    _, path, url = _get(variants, name)
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     spec = host_tests._past_spec(sess, path)
     expected, _ = host_tests._generate(sess, spec, host_tests.NEW_TOKENS)
     pasts = [[n, heads, size] for n, (_, heads, size) in spec.items()]
-    result = rt_page.evaluate(GENERATE_JS, [url, host_tests.PROMPT, host_tests.NEW_TOKENS, pasts])
+    result = rt_page.evaluate(
+        GENERATE_JS, [url, host_tests.PROMPT, host_tests.NEW_TOKENS, pasts]
+    )
     same = sum(a == b for a, b in zip(result["tokens"], expected))
     browser_report.append(
         f"{name}: {host_tests.NEW_TOKENS}-token greedy generation in the page, "
         f"{same}/{host_tests.NEW_TOKENS} tokens equal onnxruntime's; {result['totalMs']:.0f} ms"
     )
-    assert result["tokens"] == expected, f"{name}: browser {result['tokens']}, onnxruntime {expected}"
+    assert result["tokens"] == expected, (
+        f"{name}: browser {result['tokens']}, onnxruntime {expected}"
+    )
