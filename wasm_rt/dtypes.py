@@ -154,7 +154,9 @@ def from_numpy_or_none(dtype) -> int | None:
 
 def is_lowprec(dtype) -> bool:
     """True for wasm_rt's structured low-precision dtypes (bfloat16, float8 ...)."""
-    return isinstance(dtype, np.dtype) and dtype.names is not None and dtype in _LOWPREC_SET
+    if not isinstance(dtype, np.dtype) or dtype.names is None:
+        return False
+    return dtype in _LOWPREC_SET
 
 
 _LOWPREC_SET = frozenset(LOWPREC.values())

@@ -41,7 +41,12 @@ _INT_RANGES = {
     dtypes.uint2: (0, 3),
 }
 FLOAT8_TYPES = frozenset(
-    [dtypes.float8e4m3fn, dtypes.float8e4m3fnuz, dtypes.float8e5m2, dtypes.float8e5m2fnuz]
+    [
+        dtypes.float8e4m3fn,
+        dtypes.float8e4m3fnuz,
+        dtypes.float8e5m2,
+        dtypes.float8e5m2fnuz,
+    ]
 )
 
 
@@ -58,7 +63,8 @@ def _contiguous(x: np.ndarray) -> np.ndarray:
 
 def tag(raw: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """``raw`` bits (uint16 / uint8 / int8 of the right width) as ``dtype``."""
-    return _contiguous(np.asarray(raw).astype(dtypes.bits_dtype(dtype), copy=False)).view(dtype)
+    raw = np.asarray(raw).astype(dtypes.bits_dtype(dtype), copy=False)
+    return _contiguous(raw).view(dtype)
 
 
 @functools.lru_cache(maxsize=None)
@@ -260,11 +266,17 @@ def convert(x: np.ndarray, target: np.dtype, saturate=True, round_mode="up"):
 # --- packed TensorProto layouts --------------------------------------------------
 
 
+def _as_bytes(packed) -> np.ndarray:
+    if isinstance(packed, np.ndarray):
+        return packed.astype(np.uint8, copy=False).reshape(-1)
+    return np.frombuffer(bytes(packed), np.uint8)
+
+
 def unpack_4bit(packed, count: int, signed: bool) -> np.ndarray:
     """``count`` 4-bit values from bytes packed two per byte, low nibble first;
     int8 sign-extended if ``signed`` else uint8.  ``packed`` must hold
     exactly ``ceil(count / 2)`` bytes (the caller checks and reports sizes)."""
-    b = np.frombuffer(bytes(packed), np.uint8) if not isinstance(packed, np.ndarray) else packed.astype(np.uint8)
+    b = _as_bytes(packed)
     vals = np.stack([b & 0x0F, b >> 4], axis=-1).reshape(-1)[:count]
     if signed:
         return ((vals.astype(np.int8) ^ 8) - 8).astype(np.int8)
@@ -281,7 +293,7 @@ def pack_4bit(values: np.ndarray) -> np.ndarray:
 
 def unpack_2bit(packed, count: int, signed: bool) -> np.ndarray:
     """``count`` 2-bit values from bytes packed four per byte, lowest bits first."""
-    b = np.frombuffer(bytes(packed), np.uint8) if not isinstance(packed, np.ndarray) else packed.astype(np.uint8)
+    b = _as_bytes(packed)
     vals = np.stack([(b >> s) & 3 for s in (0, 2, 4, 6)], axis=-1).reshape(-1)[:count]
     if signed:
         return ((vals.astype(np.int8) ^ 2) - 2).astype(np.int8)

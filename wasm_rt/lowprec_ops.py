@@ -78,7 +78,9 @@ _FLOAT32_ONNX = {
 }  # fmt: skip
 
 # com.microsoft kernels that read int4/uint4 (quantized weights) themselves.
-_NATIVE_MS = {"DequantizeLinear", "QuantizeLinear", "GatherBlockQuantized", "MatMulNBits"}
+_NATIVE_MS = {
+    "DequantizeLinear", "QuantizeLinear", "GatherBlockQuantized", "MatMulNBits"
+}  # fmt: skip
 
 POLICY: dict[tuple[str, str], str] = {
     **{("", op): NATIVE for op in _NATIVE_ONNX},

@@ -31,7 +31,9 @@ _RANGES = {
     dtypes.int2: (-2, 1),
 }
 _FLOAT_QUANT = frozenset(lowprec.FLOAT8_TYPES | {dtypes.float4e2m1})
-_QUANT_NAMES = "int8, uint8, int16, uint16, int4, uint4, int2, uint2, float8*, float4e2m1"
+_QUANT_NAMES = (
+    "int8, uint8, int16, uint16, int4, uint4, int2, uint2, float8*, float4e2m1"
+)
 
 
 def _plain(a: np.ndarray) -> np.ndarray:
@@ -96,7 +98,9 @@ def _quantized_dtype(zero_point, output_dtype) -> np.dtype:
     return target
 
 
-def _quantize(x, scale, zero_point, axis, block_size, output_dtype, precision, saturate=1):
+def _quantize(
+    x, scale, zero_point, axis, block_size, output_dtype, precision, saturate=1
+):
     target = _quantized_dtype(zero_point, output_dtype)
     both_bf16 = x.dtype == dtypes.bfloat16 and scale.dtype == dtypes.bfloat16
     x, scale = _plain(x), _plain(np.asarray(scale))
@@ -148,7 +152,8 @@ def _dequantize(x, scale, zero_point, axis, block_size, output_dtype):
         raise TypeError(
             f"x_zero_point type {zero_point.dtype} differs from x type {x.dtype}"
         )
-    if x.dtype.kind not in "iu" and x.dtype not in _RANGES and x.dtype not in _FLOAT_QUANT:
+    known = x.dtype in _RANGES or x.dtype in _FLOAT_QUANT
+    if x.dtype.kind not in "iu" and not known:
         raise NotImplementedErr(
             f"DequantizeLinear of {x.dtype} is not supported; x must be one of "
             f"{_QUANT_NAMES} or int32"
