@@ -17,6 +17,7 @@ from . import (  # noqa: F401
     contrib_fused,
     contrib_gqa,
     contrib_norm,
+    contrib_qdynamic,
     contrib_qlinear,
     contrib_qlinear_pool,
     contrib_qmatmul,
