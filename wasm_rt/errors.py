@@ -21,6 +21,8 @@ __all__ = [
     "NotImplemented",
     "RuntimeException",
     "MemoryLimitError",
+    "RunCancelled",
+    "RunTimeout",
 ]
 
 
@@ -58,3 +60,13 @@ class RuntimeException(WasmRtError, RuntimeError):
 
 class MemoryLimitError(Fail, MemoryError):
     """An allocation would exceed the session's configured memory limit."""
+
+
+class RunCancelled(Fail):
+    """A run stopped because ``RunOptions.terminate`` was set (onnxruntime fails the
+    run with "Exiting due to terminate flag being set to true."); the session
+    stays usable."""
+
+
+class RunTimeout(RunCancelled):
+    """A run stopped because it passed its ``RunOptions.time_limit`` (seconds)."""
