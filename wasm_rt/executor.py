@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from . import cancel
 from .errors import Fail, InvalidArgument, InvalidGraph, MemoryLimitError, NotImplemented, WasmRtError
 from .ir import Graph, Node
 from .providers.base import ExecutionProvider
@@ -179,7 +180,11 @@ class Executor:
         env = collections.ChainMap(*scopes)
         for name in plan.release_at_start:
             local.pop(name, None)
-        for step in plan.steps:
+        control = cancel.current()  # RunOptions.terminate / time limit, checked between nodes
+        for i, step in enumerate(plan.steps):
+            if control is not None:
+                control.check(lambda s=step, k=i: f"{s.node.describe()}, step {k + 1} of "
+                              f"{len(plan.steps)} of graph '{plan.graph.name}'")
             self.run_step(step, env, local)
             for name in step.release:
                 local.pop(name, None)
