@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..cancel import checkpoint
 from ..registry import KernelContext, register
 from ._common import normalize_axis
 
@@ -50,6 +51,8 @@ def loop(ctx: KernelContext, max_trip_count, cond, *initial, body):
     scans: list[list] = [[] for _ in range(n_scan)]
     i = 0
     while keep_going and (trip_limit is None or i < trip_limit):
+        # RunOptions.terminate / time limit: also stops bodies that run no nodes.
+        checkpoint(lambda k=i: f"iteration {k} of Loop node '{ctx.node_name}'")
         cond_in = np.array(keep_going) if cond is not None else np.array(True)
         out = ctx.run_subgraph(body, [np.array(i, dtype=np.int64), cond_in] + carried)
         if cond is not None:
@@ -69,6 +72,7 @@ def _scan_core(ctx, states, scan_inputs, body, in_axes, in_dirs, out_axes, out_d
     steps = lengths.pop() if lengths else 0
     per_iter: list[list] = [[] for _ in range(n_out_scan)]
     for t in range(steps):
+        checkpoint(lambda k=t: f"iteration {k} of Scan node '{ctx.node_name}'")
         slices = [
             np.take(x, steps - 1 - t if d else t, axis=ax)
             for x, ax, d in zip(scan_inputs, in_axes, in_dirs)
