@@ -11,6 +11,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from . import dtypes, lowprec
+from .cancel import RunControl, run_control
 from .errors import InvalidArgument
 from .executor import Executor, Planner, Profiler
 from .ir import ValueInfo, build_model_graph
@@ -42,7 +43,11 @@ class RunOptions:
         self.log_severity_level: int = 2
         self.log_verbosity_level: int = 0
         self.run_tag: str = ""
-        self.terminate: bool = False
+        self.terminate: bool = False  # set from another thread: the run stops between nodes
+        # wasm_rt's own: stop the run (RunTimeout) once it has taken this many seconds.
+        self.time_limit: float | None = None
+        # wasm_rt's own: polled between nodes (at most every 2 ms); a true result cancels.
+        self.cancel_check = None
 
 
 @dataclass
@@ -191,7 +196,8 @@ class InferenceSession:
         works only where Pyodide can stack-switch (JSPI); elsewhere use run_async.
         """
         names, feeds, start = self._begin_run(output_names, input_feed)
-        with memory_limit(self._options.memory_limit):
+        control = RunControl(run_options) if run_options is not None else None
+        with memory_limit(self._options.memory_limit), run_control(control):
             runner = self._plan_runner()
             if runner is None:
                 results = self._executor.run(self._plan, feeds)
@@ -202,7 +208,8 @@ class InferenceSession:
     async def run_async(self, output_names: Sequence[str] | None, input_feed: Mapping[str, Any], run_options: RunOptions | None = None) -> list:
         """``run`` as a coroutine: always works, including WebGPU inside Pyodide."""
         names, feeds, start = self._begin_run(output_names, input_feed)
-        with memory_limit(self._options.memory_limit):
+        control = RunControl(run_options) if run_options is not None else None
+        with memory_limit(self._options.memory_limit), run_control(control):
             runner = self._plan_runner()
             if runner is None:
                 results = self._executor.run(self._plan, feeds)
