@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ... import cancel
 from ...errors import Fail
 from ...lowprec_ops import call_kernel
 from . import shaders
@@ -107,8 +108,12 @@ class SegmentRunner:
             local.pop(name, None)
         outputs = {vi.name for vi in graph.outputs}
         i = 0
+        control = cancel.current()  # RunOptions.terminate / time limit, as the executor checks
         while i < len(steps):
             step = steps[i]
+            if control is not None:
+                control.check(lambda s=step, k=i: f"{s.node.describe()}, step {k + 1} of {len(steps)} "
+                              f"of graph '{graph.name}' (WebGPU plan)")
             if step.provider != self.name:
                 await self._host_step(executor, step, env, local, gpu_env)
                 i += 1
@@ -126,6 +131,9 @@ class SegmentRunner:
                 self._release(steps[k], local, gpu_env)
             i = seg.end
             if seg.fallback:
+                if control is not None:
+                    control.check(lambda k=i: f"{steps[k].node.describe()}, step {k + 1} of "
+                                  f"{len(steps)} of graph '{graph.name}' (WebGPU fallback)")
                 self.placement[steps[i].node.name] = f"numpy (fallback: {seg.fallback})"
                 await self._host_step(executor, steps[i], env, local, gpu_env, fallback=True)
                 i += 1
