@@ -15,8 +15,10 @@ import math
 import numpy as np
 
 from .. import native
+from ..errors import InvalidArgument
 from ..limits import check_alloc
 from ..registry import register
+from ._qgemm import qgemm_i32, requantize
 from ._windows import Windows, pad_for_windows, plan_windows, window_view
 
 
@@ -36,8 +38,9 @@ def _check_conv_shapes(x, w, group: int, op: str) -> None:
         )
 
 
-def _im2col(x: np.ndarray, win: Windows, group: int, dtype) -> np.ndarray:
-    """(N, group, C/group * K, L) columns for the windows ``win`` over ``x``."""
+def _im2col(x: np.ndarray, win: Windows, group: int, dtype, pad=0) -> np.ndarray:
+    """(N, group, C/group * K, L) columns for the windows ``win`` over ``x``,
+    padding with ``pad``."""
     n, c = x.shape[:2]
     nd = x.ndim - 2
     k = math.prod(win.kernel)
@@ -49,7 +52,7 @@ def _im2col(x: np.ndarray, win: Windows, group: int, dtype) -> np.ndarray:
         # 1x1 stride-1 unpadded conv: the input already is its column matrix.
         return x.reshape(n, group, c // group, length).astype(dtype, copy=False)
     check_alloc((n, c * k, length), dtype, "Conv im2col buffer")
-    xp = pad_for_windows(x, win, 0, "Conv padded input")
+    xp = pad_for_windows(x, win, pad, "Conv padded input")
     view = window_view(xp, win)  # (N, C, *out, *kernel)
     perm = (0, 1) + tuple(range(2 + nd, 2 + 2 * nd)) + tuple(range(2, 2 + nd))
     cols = np.empty((n, c) + win.kernel + win.out, dtype=dtype)
@@ -57,13 +60,10 @@ def _im2col(x: np.ndarray, win: Windows, group: int, dtype) -> np.ndarray:
     return cols.reshape(n, group, (c // group) * k, length)
 
 
-def conv_core(
-    x, w, b, *, auto_pad, dilations, group, kernel_shape, pads, strides, op="Conv"
-):
-    """Conv in the input's dtype (or float32 for float16); returns (N, M, *out)."""
+def _plan(x, w, *, auto_pad, dilations, group, kernel_shape, pads, strides, op):
+    """Checked shapes and the output windows of a convolution."""
     _check_conv_shapes(x, w, group, op)
-    n, c = x.shape[:2]
-    m = w.shape[0]
+    c, m = x.shape[1], w.shape[0]
     if w.shape[1] * group != c or m % group:
         raise ValueError(
             f"{op}: W of shape {w.shape} does not fit X with {c} channels in {group} groups "
@@ -77,7 +77,7 @@ def conv_core(
         raise ValueError(
             f"{op}: kernel_shape {tuple(kernel_shape)} disagrees with W {w.shape}"
         )
-    win = plan_windows(
+    return plan_windows(
         x.shape[2:],
         w.shape[2:],
         strides=strides,
@@ -85,6 +85,17 @@ def conv_core(
         pads=pads,
         auto_pad=auto_pad,
     )
+
+
+def conv_core(
+    x, w, b, *, auto_pad, dilations, group, kernel_shape, pads, strides, op="Conv"
+):
+    """Conv in the input's dtype (or float32 for float16); returns (N, M, *out)."""
+    win = _plan(
+        x, w, auto_pad=auto_pad, dilations=dilations, group=group,
+        kernel_shape=kernel_shape, pads=pads, strides=strides, op=op,
+    )  # fmt: skip
+    n, m = x.shape[0], w.shape[0]
     dtype = _compute_dtype(x.dtype)
     check_alloc((n, m) + win.out, dtype, f"{op} output")
     cols = _im2col(x, win, group, dtype)
@@ -123,6 +134,40 @@ def conv(
     return y.astype(x.dtype, copy=False)
 
 
+def _int_conv(x, w, x_zero_point, w_zero_point, op, **geometry) -> np.ndarray:
+    """Exact int32 (X - x_zp) * (W - w_zp) of 8-bit tensors, (N, M, *out).
+
+    im2col on the raw 8-bit X, padded with x_zp so padding contributes 0 after
+    the shift, then one integer GEMM per (image, group): W as A with its
+    per-output-channel zero points per row, the columns as B.
+    """
+    for t, what in ((x, "X"), (w, "W")):
+        if t.dtype not in (np.uint8, np.int8):
+            raise InvalidArgument(f"{op}: {what} must be uint8 or int8, got {t.dtype}")
+    win = _plan(x, w, op=op, **geometry)
+    group = geometry["group"]
+    n, m = x.shape[0], w.shape[0]
+    xz = 0 if x_zero_point is None else np.asarray(x_zero_point)
+    if np.size(xz) != 1:
+        raise InvalidArgument(
+            f"{op}: x_zero_point must be a scalar, got shape {np.shape(xz)}"
+        )
+    xz = int(np.asarray(xz).reshape(-1)[0])
+    cols = _im2col(x, win, group, x.dtype, pad=xz)  # (N, group, C/group * K, L)
+    wm = w.reshape(group, m // group, -1)
+    wz = None
+    if w_zero_point is not None:
+        wz = np.asarray(w_zero_point).reshape(-1)
+        if wz.size not in (1, m):
+            raise InvalidArgument(
+                f"{op}: w_zero_point must be a scalar or one per output channel "
+                f"({m}), got shape {np.shape(w_zero_point)}"
+            )
+        wz = wz.reshape(()) if wz.size == 1 else wz.reshape(group, m // group, 1)
+    y = qgemm_i32(wm, wz, cols, xz)  # (N, group, M/group, L)
+    return y.reshape((n, m) + win.out)
+
+
 @register("ConvInteger", since=10)
 def conv_integer(
     x,
@@ -137,32 +182,11 @@ def conv_integer(
     pads=None,
     strides=None,
 ):
-    # Padding must contribute the zero point (i.e. 0 after subtraction),
-    # so subtract first and pad the int32 difference with zeros.
-    x32 = x.astype(np.int32)
-    w32 = w.astype(np.int32)
-    if x_zero_point is not None:
-        x32 -= np.asarray(x_zero_point).astype(np.int32).reshape(())
-    if w_zero_point is not None:
-        wz = np.asarray(w_zero_point).astype(np.int32)
-        # A per-output-channel zero point is 1-D of length M.
-        w32 -= (
-            wz.reshape((-1,) + (1,) * (w.ndim - 1)) if wz.size > 1 else wz.reshape(())
-        )
-    # float64 BLAS is exact for int8 products summed over < 2**53 / 2**16 terms.
-    y = conv_core(
-        x32.astype(np.float64),
-        w32.astype(np.float64),
-        None,
-        auto_pad=auto_pad,
-        dilations=dilations,
-        group=group,
-        kernel_shape=kernel_shape,
-        pads=pads,
+    return _int_conv(
+        x, w, x_zero_point, w_zero_point, "ConvInteger", auto_pad=auto_pad,
+        dilations=dilations, group=group, kernel_shape=kernel_shape, pads=pads,
         strides=strides,
-        op="ConvInteger",
-    )
-    return np.rint(y).astype(np.int32)
+    )  # fmt: skip
 
 
 def _transpose_geometry(
@@ -289,27 +313,25 @@ def qlinear_conv(
     pads=None,
     strides=None,
 ):
-    acc = conv_integer(
-        x,
-        w,
-        x_zero_point,
-        w_zero_point,
-        auto_pad=auto_pad,
-        dilations=dilations,
-        group=group,
-        kernel_shape=kernel_shape,
-        pads=pads,
-        strides=strides,
-    ).astype(np.float64)
+    acc = _int_conv(
+        x, x_zero_point=x_zero_point, w=w, w_zero_point=w_zero_point, op="QLinearConv",
+        auto_pad=auto_pad, dilations=dilations, group=group, kernel_shape=kernel_shape,
+        pads=pads, strides=strides,
+    )  # fmt: skip
     m = w.shape[0]
     spread = (1, m) + (1,) * (x.ndim - 2)
     if b is not None:
-        acc += np.asarray(b, dtype=np.float64).reshape(spread)
-    ws = np.asarray(w_scale, dtype=np.float64).reshape(-1)
+        # MLAS adds the int32 bias to the accumulator before scaling.
+        acc += np.asarray(b).astype(np.int32).reshape(spread)
+    ws = np.asarray(w_scale, dtype=np.float32).reshape(-1)
     ws = ws.reshape(spread) if ws.size > 1 else ws.reshape(())
-    # onnxruntime folds the three scales into one float32 multiplier.
-    scale = (float(x_scale) * ws / float(y_scale)).astype(np.float32).astype(np.float64)
-    out_dtype = np.asarray(y_zero_point).dtype
-    info = np.iinfo(out_dtype)
-    y = np.rint(acc * scale) + float(y_zero_point)
-    return np.clip(y, info.min, info.max).astype(out_dtype)
+    # onnxruntime folds the scales in float32: x_scale * w_scale / y_scale.
+    xs = np.asarray(x_scale, np.float32).reshape(())
+    scale = xs * ws / np.asarray(y_scale, np.float32).reshape(())
+    y_zp = np.asarray(y_zero_point)
+    if y_zp.dtype not in (np.uint8, np.int8) or y_zp.size != 1:
+        raise InvalidArgument(
+            f"QLinearConv: y_zero_point must be one uint8 or int8, got "
+            f"{y_zp.dtype}{list(y_zp.shape)}"
+        )
+    return requantize(acc, scale, y_zp, y_zp.dtype)

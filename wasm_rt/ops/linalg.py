@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import native
+from ..errors import InvalidArgument
 from ..limits import check_alloc
 from ..registry import register
+from ._qgemm import qgemm_i32, requantize
 
 
 def _matmul_shape(a: np.ndarray, b: np.ndarray) -> tuple[int, ...]:
@@ -99,7 +101,7 @@ def einsum(*inputs, equation: str):
 
 def _zero_point_for(zp, x: np.ndarray, axis: int) -> np.ndarray:
     """A zero point that broadcasts against ``x``: scalar, or per row/column."""
-    zp = np.asarray(zp).astype(np.int32)
+    zp = np.asarray(zp)
     if zp.ndim == 0 or zp.size == 1:
         return zp.reshape(())
     if x.ndim >= 2 and zp.ndim == 1:
@@ -108,24 +110,23 @@ def _zero_point_for(zp, x: np.ndarray, axis: int) -> np.ndarray:
     return zp
 
 
+def _check_int8(x, what: str, op: str) -> None:
+    if x.dtype not in (np.uint8, np.int8):
+        raise InvalidArgument(f"{op}: {what} must be uint8 or int8, got {x.dtype}")
+
+
 @register("MatMulInteger", since=10)
 def matmul_integer(a, b, a_zero_point=None, b_zero_point=None):
-    # int32 holds every uint8/int8 difference and their products exactly; the
-    # accumulation overflow behaviour matches onnxruntime's int32 accumulator.
-    a32 = a.astype(np.int32)
-    b32 = b.astype(np.int32)
-    if a_zero_point is not None:
-        a32 -= _zero_point_for(a_zero_point, a, -2)
-    if b_zero_point is not None:
-        b32 -= _zero_point_for(b_zero_point, b, -1)
-    return _matmul(a32, b32, np.int32, "MatMulInteger output").astype(np.int32)
-
-
-def _requantize(acc: np.ndarray, scale, zero_point, dtype) -> np.ndarray:
-    info = np.iinfo(dtype)
-    # Round half to even like onnxruntime's nearbyint, then saturate.
-    y = np.rint(acc * scale) + np.asarray(zero_point).astype(np.float64)
-    return np.clip(y, info.min, info.max).astype(dtype)
+    # The exact int32 GEMM (SIMD in Pyodide, float64 BLAS elsewhere); sums wrap
+    # like onnxruntime's int32 accumulator.
+    _check_int8(a, "A", "MatMulInteger")
+    _check_int8(b, "B", "MatMulInteger")
+    shape = _matmul_shape(a, b)
+    a2 = a[None] if a.ndim == 1 else a
+    b2 = b[:, None] if b.ndim == 1 else b
+    az = None if a_zero_point is None else _zero_point_for(a_zero_point, a2, -2)
+    bz = None if b_zero_point is None else _zero_point_for(b_zero_point, b2, -1)
+    return qgemm_i32(a2, az, b2, bz).reshape(shape)
 
 
 @register("QLinearMatMul", since=10)
@@ -133,13 +134,13 @@ def qlinear_matmul(
     a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point
 ):
     acc = matmul_integer(a, b, a_zero_point, b_zero_point)
-    a_scale = np.asarray(a_scale, dtype=np.float64)
-    b_scale = np.asarray(b_scale, dtype=np.float64)
+    a_scale = np.asarray(a_scale, dtype=np.float32)
+    b_scale = np.asarray(b_scale, dtype=np.float32)
     if a_scale.ndim == 1 and a_scale.size > 1 and a.ndim >= 2:
         a_scale = a_scale.reshape(-1, 1)
-    scale = (a_scale * b_scale / np.asarray(y_scale, dtype=np.float64)).astype(
-        np.float32
-    )
-    return _requantize(
-        acc.astype(np.float64), scale, y_zero_point, np.asarray(y_zero_point).dtype
-    )
+    # onnxruntime folds the scales in float32, a_scale * b_scale / y_scale, and
+    # requantizes as MLAS does (float32(acc) * scale, round half to even).
+    scale = a_scale * b_scale / np.asarray(y_scale, dtype=np.float32)
+    y_zp = np.asarray(y_zero_point)
+    _check_int8(y_zp, "y_zero_point", "QLinearMatMul")
+    return requantize(acc, scale, y_zp, y_zp.dtype)

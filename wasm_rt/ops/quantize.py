@@ -102,6 +102,17 @@ def _quantize(
     x, scale, zero_point, axis, block_size, output_dtype, precision, saturate=1
 ):
     target = _quantized_dtype(zero_point, output_dtype)
+    if (
+        target in (np.uint8, np.int8)
+        and x.dtype == np.float32
+        and np.size(scale) == 1
+        and np.asarray(scale).dtype == np.float32
+        and not precision
+        and (zero_point is None or zero_point.size == 1)
+    ):
+        # The per-tensor 8-bit case of every QDQ activation, without float64.
+        zp = 0 if zero_point is None else zero_point.reshape(-1)[0]
+        return _quantize_8bit(x, np.asarray(scale).reshape(-1)[0], zp, target)
     both_bf16 = x.dtype == dtypes.bfloat16 and scale.dtype == dtypes.bfloat16
     x, scale = _plain(x), _plain(np.asarray(scale))
     scale = _broadcastable(scale, x, axis, block_size, "y_scale")
@@ -219,6 +230,22 @@ def dequantize_linear(
     return _dequantize(x, x_scale, x_zero_point, axis, block_size, output_dtype)
 
 
+def _quantize_8bit(x: np.ndarray, scale, zero_point: float, dtype) -> np.ndarray:
+    """float32 x -> uint8/int8 with one scale: MLAS's QuantizeLinear, in place.
+
+    x / scale in float32, round half to even, + zero point, saturate; NaN goes
+    to the low end (fmax, like MLAS's max instruction). One float32 buffer.
+    """
+    lo, hi = (0, 255) if dtype == np.uint8 else (-128, 127)
+    q = np.divide(x, np.float32(scale), dtype=np.float32)
+    with np.errstate(invalid="ignore"):
+        np.rint(q, out=q)
+        q += np.float32(zero_point)
+        np.fmax(q, np.float32(lo), out=q)
+        np.fmin(q, np.float32(hi), out=q)
+    return q.astype(dtype)
+
+
 @register("DynamicQuantizeLinear", since=11)
 def dynamic_quantize_linear(x):
     if x.dtype != np.float32:
@@ -230,8 +257,5 @@ def dynamic_quantize_linear(x):
     # onnxruntime uses scale 1 for an all-zero (or empty) input instead of 0.
     scale = (hi - lo) / np.float32(255) if hi != lo else np.float32(1)
     zero_point = np.uint8(np.clip(np.rint(np.float32(0) - lo / scale), 0, 255))
-    with np.errstate(all="ignore"):
-        q = np.clip(np.rint(x / scale) + np.float32(zero_point), 0, 255).astype(
-            np.uint8
-        )
+    q = _quantize_8bit(x, scale, zero_point, np.uint8)
     return q, np.asarray(scale), np.asarray(zero_point)
