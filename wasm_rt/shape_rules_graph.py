@@ -1,0 +1,389 @@
+"""Shape rules of the ops with subgraphs (If, Loop, Scan, SequenceMap), of the
+sequence and optional ops, and of the generators and signal/detection/text ops."""
+
+from __future__ import annotations
+
+from . import symbolic as sy
+from .registry import shape_rule
+from .shape_inference import RuleContext, ValueType
+from .shape_rules import INT64, T, norm_axis, type_of_code
+
+# --- control flow ---------------------------------------------------------------
+
+
+def _join(a: ValueType | None, b: ValueType | None, ctx: RuleContext) -> ValueType | None:
+    """The type both branches agree on: unequal dims become fresh symbols."""
+    if a is None or b is None:
+        return a or b
+    elem = a.elem_type if a.elem_type == b.elem_type else (
+        a.elem_type if b.elem_type == "unknown" else b.elem_type)
+    if a.shape is None or b.shape is None or len(a.shape) != len(b.shape):
+        return ValueType(elem, None)
+    return ValueType(elem, tuple(x if x == y else ctx.fresh() for x, y in zip(a.shape, b.shape)))
+
+
+@shape_rule("If")
+def _if(ctx: RuleContext):
+    then = ctx.infer_subgraph(ctx.attr("then_branch"), [])
+    other = ctx.infer_subgraph(ctx.attr("else_branch"), [])
+    return [_join(a, b, ctx) for a, b in zip(then, other)]
+
+
+def _scalar(elem: str) -> ValueType:
+    return ValueType(elem, ())
+
+
+@shape_rule("Loop")
+def _loop(ctx: RuleContext):
+    body = ctx.attr("body")
+    carried = [ctx.input(i) for i in range(2, len(ctx.inputs))]
+    outs = ctx.infer_subgraph(body, [_scalar(INT64), _scalar("bool")] + carried)
+    n_carried = len(carried)
+    result = []
+    for k in range(n_carried):
+        got = outs[1 + k] if 1 + k < len(outs) else None
+        result.append(_join(carried[k], got, ctx) if carried[k] is not None else got)
+    trips = None
+    m = ctx.ints(0) if ctx.has(0) else None
+    if m is not None and not ctx.has(1):
+        trips = m[0]
+    for vt in outs[1 + n_carried:]:
+        n = trips if trips is not None else ctx.fresh()
+        if vt is None or vt.shape is None:
+            result.append(ValueType(vt.elem_type if vt else "unknown", None))
+        elif not vt.is_tensor:
+            result.append(vt)
+        else:
+            result.append(ValueType(vt.elem_type, (n,) + vt.shape))
+    return result
+
+
+@shape_rule("Scan", since=9)
+def _scan(ctx: RuleContext):
+    body = ctx.attr("body")
+    n_scan = ctx.attr("num_scan_inputs")
+    n_state = len(ctx.inputs) - n_scan
+    states = [ctx.input(i) for i in range(n_state)]
+    scans = [ctx.input(i) for i in range(n_state, len(ctx.inputs))]
+    in_axes = ctx.attr("scan_input_axes") or [0] * n_scan
+    seq = None
+    sliced = []
+    for vt, ax in zip(scans, in_axes):
+        if vt is None or vt.shape is None:
+            sliced.append(vt)
+            continue
+        a = norm_axis(ax, len(vt.shape))
+        seq = vt.shape[a] if seq is None or not isinstance(seq, int) else seq
+        sliced.append(ValueType(vt.elem_type, vt.shape[:a] + vt.shape[a + 1:]))
+    outs = ctx.infer_subgraph(body, states + sliced)
+    result = [_join(s, o, ctx) if s is not None else o for s, o in zip(states, outs)]
+    out_axes = ctx.attr("scan_output_axes") or [0] * (len(outs) - n_state)
+    for vt, ax in zip(outs[n_state:], out_axes):
+        if vt is None or vt.shape is None:
+            result.append(vt)
+            continue
+        a = norm_axis(ax, len(vt.shape) + 1)
+        shape = list(vt.shape)
+        shape.insert(a, seq if seq is not None else ctx.fresh())
+        result.append(ValueType(vt.elem_type, tuple(shape)))
+    return result
+
+
+@shape_rule("Scan", since=8)
+def _scan_8(ctx: RuleContext):
+    body = ctx.attr("body")
+    n_scan = ctx.attr("num_scan_inputs")
+    inputs = [ctx.input(i) for i in range(1, len(ctx.inputs))]
+    n_state = len(inputs) - n_scan
+
+    def drop(vt, k):
+        if vt is None or vt.shape is None or len(vt.shape) <= k:
+            return vt
+        return ValueType(vt.elem_type, vt.shape[k + 1:])
+
+    states = [drop(v, 0) for v in inputs[:n_state]]
+    scans = [drop(v, 1) for v in inputs[n_state:]]
+    first = inputs[0] if inputs else None
+    batch = first.shape[0] if first is not None and first.shape else ctx.fresh()
+    sv = inputs[n_state] if n_scan else None
+    seq = sv.shape[1] if sv is not None and sv.shape and len(sv.shape) > 1 else ctx.fresh()
+    outs = ctx.infer_subgraph(body, states + scans)
+    result = []
+    for k, vt in enumerate(outs):
+        if vt is None or vt.shape is None:
+            result.append(vt)
+        elif k < n_state:
+            result.append(ValueType(vt.elem_type, (batch,) + vt.shape))
+        else:
+            result.append(ValueType(vt.elem_type, (batch, seq) + vt.shape))
+    return result
+
+
+# --- sequences and optionals --------------------------------------------------------
+
+
+def _seq_of(vt: ValueType | None) -> str:
+    return f"seq({vt.type_string})" if vt is not None and vt.elem_type != "unknown" else "unknown"
+
+
+def _seq_elem(vt: ValueType | None) -> str:
+    """'float' from 'seq(tensor(float))'."""
+    if vt is None or not vt.elem_type.startswith("seq(tensor("):
+        return "unknown"
+    return vt.elem_type[len("seq(tensor("):-2]
+
+
+@shape_rule("SequenceEmpty")
+def _seq_empty(ctx: RuleContext):
+    elem = type_of_code(ctx.attr("dtype")) if ctx.attr("dtype") is not None else "float"
+    return ValueType(f"seq(tensor({elem}))", None)
+
+
+@shape_rule("SequenceConstruct")
+def _seq_construct(ctx: RuleContext):
+    return ValueType(_seq_of(ctx.input(0)), None)
+
+
+@shape_rule(("SequenceInsert", "SequenceErase"))
+def _seq_same(ctx: RuleContext):
+    vt = ctx.input(0)
+    return vt if vt is not None else ValueType(_seq_of(ctx.input(1)), None)
+
+
+@shape_rule("SequenceAt")
+def _seq_at(ctx: RuleContext):
+    return ValueType(_seq_elem(ctx.input(0)), None)
+
+
+@shape_rule("SequenceLength")
+def _seq_length(ctx: RuleContext):
+    return T(INT64, ())
+
+
+@shape_rule("SplitToSequence")
+def _split_to_seq(ctx: RuleContext):
+    return ValueType(_seq_of(ctx.input(0)), None)
+
+
+@shape_rule("ConcatFromSequence")
+def _concat_from_seq(ctx: RuleContext):
+    return ValueType(_seq_elem(ctx.input(0)), None)
+
+
+@shape_rule("SequenceMap")
+def _seq_map(ctx: RuleContext):
+    body = ctx.attr("body")
+    ins = []
+    for i in range(len(ctx.inputs)):
+        vt = ctx.input(i)
+        ins.append(ValueType(_seq_elem(vt), None) if vt is not None and vt.elem_type.startswith(
+            "seq(") else vt)
+    outs = ctx.infer_subgraph(body, ins)
+    return [ValueType(_seq_of(vt), None) for vt in outs]
+
+
+@shape_rule("Optional")
+def _optional(ctx: RuleContext):
+    vt = ctx.input(0)
+    if vt is None:
+        return ValueType("unknown", None)
+    return ValueType(f"optional({vt.type_string})", None)
+
+
+@shape_rule("OptionalHasElement")
+def _opt_has(ctx: RuleContext):
+    return T("bool", ())
+
+
+@shape_rule("OptionalGetElement")
+def _opt_get(ctx: RuleContext):
+    vt = ctx.input(0)
+    if vt is None:
+        return None
+    inner = vt.elem_type
+    if inner.startswith("optional(") and inner.endswith(")"):
+        inner = inner[len("optional("):-1]
+        if inner.startswith("tensor("):
+            return ValueType(inner[len("tensor("):-1], None)
+        return ValueType(inner, None)
+    return vt
+
+
+# --- generators ---------------------------------------------------------------------
+
+
+@shape_rule(("RandomNormal", "RandomUniform"))
+def _random(ctx: RuleContext):
+    return T(type_of_code(ctx.attr("dtype", 1)), ctx.attr("shape"))
+
+
+@shape_rule("Multinomial")
+def _multinomial(ctx: RuleContext):
+    x = ctx.shape(0)
+    n = ctx.attr("sample_size", 1)
+    return T(type_of_code(ctx.attr("dtype", 6)), (x[0], n) if x is not None else None)
+
+
+@shape_rule(("HannWindow", "HammingWindow", "BlackmanWindow"))
+def _window(ctx: RuleContext):
+    n = ctx.dims(0)
+    return T(type_of_code(ctx.attr("output_datatype", 1)), (n[0] if n else ctx.fresh(),))
+
+
+@shape_rule("MelWeightMatrix")
+def _mel(ctx: RuleContext):
+    n_mel, dft, *_ = [ctx.dims(i) for i in range(5)]
+    bins = sy.add(sy.floordiv(dft[0], 2), 1) if dft else ctx.fresh()
+    return T(type_of_code(ctx.attr("output_datatype", 1)), (bins, n_mel[0] if n_mel else
+                                                             ctx.fresh()))
+
+
+@shape_rule("DFT", since=17)
+def _dft(ctx: RuleContext):
+    x = ctx.shape(0)
+    if x is None:
+        return T(ctx.elem(0), None)
+    if ctx.opset >= 20:
+        axis_v = ctx.ints(2) if ctx.has(2) else [-2]
+        axis = axis_v[0] if axis_v else None
+    else:
+        axis = ctx.attr("axis", 1)
+    if axis is None:
+        return T(ctx.elem(0), ctx.fresh_shape(len(x)))
+    axis = norm_axis(axis, len(x))
+    out = list(x)
+    length = ctx.dims(1) if ctx.has(1) else None
+    if ctx.has(1):
+        out[axis] = length[0] if length else ctx.fresh()
+    if ctx.attr("onesided", 0):
+        out[axis] = sy.add(sy.floordiv(out[axis], 2), 1)
+    if ctx.attr("inverse", 0) and ctx.attr("onesided", 0):
+        out[axis] = ctx.fresh()
+    out[-1] = 2
+    return T(ctx.elem(0), out)
+
+
+@shape_rule("STFT")
+def _stft(ctx: RuleContext):
+    x = ctx.shape(0)
+    step = ctx.dims(1)
+    window = ctx.shape(2) if ctx.has(2) else None
+    length = ctx.dims(3) if ctx.has(3) else None
+    if x is None or step is None:
+        return T(ctx.elem(0), None)
+    n = length[0] if length else (window[0] if window else None)
+    if n is None:
+        return T(ctx.elem(0), None)
+    frames = sy.add(sy.floordiv(sy.add(x[1], sy.neg(n)), step[0]), 1)
+    bins = sy.add(sy.floordiv(n, 2), 1) if ctx.attr("onesided", 1) else n
+    return T(ctx.elem(0), (x[0], frames, bins, 2))
+
+
+# --- detection, loss, training ------------------------------------------------------
+
+
+@shape_rule("NonMaxSuppression")
+def _nms(ctx: RuleContext):
+    return T(INT64, (ctx.fresh(), 3))
+
+
+@shape_rule("RoiAlign")
+def _roi_align(ctx: RuleContext):
+    x, rois = ctx.shape(0), ctx.shape(1)
+    c = x[1] if x is not None else ctx.fresh()
+    n = rois[0] if rois is not None else ctx.fresh()
+    return T(ctx.elem(0), (n, c, ctx.attr("output_height", 1), ctx.attr("output_width", 1)))
+
+
+@shape_rule("GridSample")
+def _grid_sample(ctx: RuleContext):
+    x, g = ctx.shape(0), ctx.shape(1)
+    if x is None or g is None:
+        return T(ctx.elem(0), None)
+    return T(ctx.elem(0), (x[0], x[1], *g[1:-1]))
+
+
+@shape_rule("AffineGrid")
+def _affine_grid(ctx: RuleContext):
+    size = ctx.dims(1)
+    if size is None:
+        return T(ctx.elem(0), None)
+    n, _, *spatial = size
+    return T(ctx.elem(0), (n, *spatial, len(spatial)))
+
+
+@shape_rule("CenterCropPad")
+def _center_crop_pad(ctx: RuleContext):
+    x = ctx.shape(0)
+    size = ctx.dims(1)
+    if x is None:
+        return T(ctx.elem(0), None)
+    if size is None:
+        return T(ctx.elem(0), ctx.fresh_shape(len(x)))
+    axes = ctx.attr("axes") or list(range(len(x)))
+    out = list(x)
+    for s, a in zip(size, axes):
+        out[norm_axis(a, len(x))] = s
+    return T(ctx.elem(0), out)
+
+
+@shape_rule("NegativeLogLikelihoodLoss")
+def _nll(ctx: RuleContext):
+    t = ctx.shape(1)
+    red = ctx.attr("reduction", "mean")
+    return T(ctx.elem(0), t if red == "none" else ())
+
+
+@shape_rule("SoftmaxCrossEntropyLoss")
+def _sce(ctx: RuleContext):
+    t = ctx.shape(1)
+    red = ctx.attr("reduction", "mean")
+    return [T(ctx.elem(0), t if red == "none" else ()), ctx.input(0)]
+
+
+@shape_rule(("Momentum", "Adagrad", "Adam"), domain="ai.onnx.preview.training")
+def _optimizer(ctx: RuleContext):
+    # Inputs: R, T, then the tensors; outputs follow the tensor inputs in order.
+    n = ctx.num_outputs
+    return [ctx.input(2 + k) for k in range(n)]
+
+
+# --- strings ----------------------------------------------------------------------
+
+
+@shape_rule("StringConcat")
+def _string_concat(ctx: RuleContext):
+    from .shape_rules import broadcast_shapes
+
+    return T("string", broadcast_shapes(ctx.shape(0), ctx.shape(1)))
+
+
+@shape_rule("RegexFullMatch")
+def _regex(ctx: RuleContext):
+    return T("bool", ctx.shape(0))
+
+
+@shape_rule("StringSplit")
+def _string_split(ctx: RuleContext):
+    x = ctx.shape(0)
+    if x is None:
+        return [T("string", None), T(INT64, None)]
+    return [T("string", tuple(x) + (ctx.fresh(),)), T(INT64, x)]
+
+
+@shape_rule("StringNormalizer")
+def _string_normalizer(ctx: RuleContext):
+    x = ctx.shape(0)
+    if x is None:
+        return T("string", None)
+    return T("string", tuple(x[:-1]) + (ctx.fresh(),) if x else ())
+
+
+@shape_rule("TfIdfVectorizer")
+def _tfidf(ctx: RuleContext):
+    x = ctx.shape(0)
+    idx = ctx.attr("ngram_indexes") or []
+    width = max(idx) + 1 if idx else 0
+    if x is None:
+        return T("float", None)
+    return T("float", (width,) if len(x) == 1 else (x[0], width))
