@@ -12,9 +12,12 @@ from .errors import (
     MemoryLimitError,
     NoSuchFile,
     NotImplemented,
+    RunCancelled,
+    RunTimeout,
     RuntimeException,
     WasmRtError,
 )
+from .inspect import InspectReport, inspect
 from .model import ModelMetadata
 from .optimizer import GraphOptimizationLevel
 from .session import (
@@ -42,6 +45,8 @@ __all__ = [
     "GraphOptimizationLevel",
     "get_available_providers",
     "get_device",
+    "inspect",
+    "InspectReport",
     "WasmRtError",
     "Fail",
     "InvalidArgument",
@@ -50,6 +55,8 @@ __all__ = [
     "MemoryLimitError",
     "NoSuchFile",
     "NotImplemented",
+    "RunCancelled",
+    "RunTimeout",
     "RuntimeException",
     "__version__",
 ]
