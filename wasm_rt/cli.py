@@ -156,8 +156,28 @@ def _cmd_run(args) -> int:
     return 0
 
 
+def _add_inspect_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="the .onnx file (external data files are never read)")
+    p.add_argument("--dim", action="append", help="value of a symbolic dimension, NAME=INT (default 1)")
+    p.add_argument("--provider", action="append",
+                   help="provider to check (repeatable; default NumpyExecutionProvider and "
+                        "WebGpuExecutionProvider)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def _cmd_inspect(args) -> int:
+    import wasm_rt
+
+    dims = dict(_parse_dim(d) for d in args.dim or [])
+    report = wasm_rt.inspect(args.model, dims=dims, providers=args.provider)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report)
+    return 0
+
+
 SUBCOMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[Any], int], str]] = {
     "run": (_add_run_arguments, _cmd_run, "run a model on random or given inputs and time it"),
+    "inspect": (_add_inspect_arguments, _cmd_inspect,
+                "pre-flight report: opsets, ops, unsupported ops, parameters, peak memory"),
 }
 
 
