@@ -110,7 +110,7 @@ def test_gemm_wasm_ships_in_the_package_data():
 
 
 def test_gemm_wasm_is_in_the_site_wheel(tmp_path):
-    from wasm_rt.site.build import make_wheel
+    from wasm_rt.site.wheel import make_wheel
 
     with zipfile.ZipFile(make_wheel(tmp_path)) as zf:
         assert zf.read("wasm_rt/native/gemm.wasm") == WASM.read_bytes()

@@ -10,7 +10,8 @@ import zipfile
 import pytest
 
 from wasm_rt.site import bundle
-from wasm_rt.site.build import build_site, make_wheel
+from wasm_rt.site.build import build_site
+from wasm_rt.site.wheel import make_wheel
 from wasm_rt.site.server import BackgroundServer
 
 
@@ -91,3 +92,25 @@ def test_server_headers(tmp_path):
         with urllib.request.urlopen(url + "m.mjs") as r:
             assert r.headers["Content-Type"].startswith("text/javascript")
     assert url.startswith("http://127.0.0.1:")
+
+
+def test_simple_index_links_the_site_wheels_with_hashes(pyodide_bundle, tmp_path):
+    import hashlib
+    import re
+
+    site = build_site(tmp_path / "site", base_path="/app/")
+    assert "wasm-rt/" in (site / "simple" / "index.html").read_text()
+    # micropip asks for simple/<name as typed>/: every likely spelling answers.
+    for spelling, file_glob in (
+        ("wasm-rt", "wasm_rt-*.whl"),
+        ("wasm_rt", "wasm_rt-*.whl"),
+        ("protobuf", "protobuf-*.whl"),
+    ):
+        page = (site / "simple" / spelling / "index.html").read_text()
+        (href,) = re.findall(r'href="([^"]+)"', page)
+        path, digest = href.split("#sha256=")
+        (wheel,) = (site / "pyodide").glob(file_glob)
+        assert path == f"/app/pyodide/{wheel.name}"
+        assert digest == hashlib.sha256(wheel.read_bytes()).hexdigest()
+    with pytest.raises(ValueError, match="absolute URL path"):
+        build_site(tmp_path / "site2", base_path="app/")

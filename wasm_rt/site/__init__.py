@@ -33,17 +33,27 @@ def _add_build_site_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--wheel",
         metavar="FILE",
-        help="a prebuilt wasm_rt wheel (default: pack this package)",
+        help="a prebuilt wasm_rt wheel (default: build it from this checkout, or "
+        "re-pack the installed distribution)",
+    )
+    p.add_argument(
+        "--base-path",
+        default="/",
+        metavar="PATH",
+        help="URL path the site is served under, for the simple/ index's links (default: /)",
     )
 
 
 def _cmd_build_site(args) -> int:
     from .build import SiteError, build_site
     from .bundle import BundleError
+    from .wheel import WheelError
 
     try:
-        out = build_site(args.out, args.model, args.pyodide, args.wheel)
-    except (SiteError, BundleError) as exc:
+        out = build_site(
+            args.out, args.model, args.pyodide, args.wheel, base_path=args.base_path
+        )
+    except (SiteError, BundleError, WheelError, ValueError) as exc:
         print(f"wasm-rt build-site: {exc}", file=sys.stderr)
         return 2
     print(f"Site written to {out}; serve it with: wasm-rt serve {args.out}")

@@ -1,4 +1,4 @@
-"""``wasm-rt build-site``: a folder any static host can serve as is (stdlib only).
+"""``wasm-rt build-site``: a folder any static host can serve as is.
 
 Layout of the output::
 
@@ -9,20 +9,24 @@ Layout of the output::
     pyodide/                                               the verified Pyodide bundle,
         pyodide-lock.json                                  plus wasm_rt's wheel in the lock,
         wasm_rt-<version>-py3-none-any.whl                 so loadPackage("wasm-rt") is offline
+    simple/                                                a PEP 503 index of wasm_rt and
+                                                           protobuf, for micropip.install
+                                                           by name from any Pyodide
+
+The wheel comes from the one build path in :mod:`wasm_rt.site.wheel`.
 
 Nothing is fetched from outside the site at run time.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import shutil
-import zipfile
 from pathlib import Path
 
 from .bundle import PYODIDE_VERSION, ensure_bundle, wheel_lock_entry
+from .simple_index import write_simple_index
+from .wheel import make_wheel
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 FRONT_END_FILES = (
@@ -33,7 +37,6 @@ FRONT_END_FILES = (
     "style.css",
     "run.html",
 )
-SKIP_SUFFIXES = (".pyc", ".pyo")
 LOCK_NAME = "wasm-rt"
 PACKAGES = ["numpy", "protobuf", LOCK_NAME]
 
@@ -53,56 +56,6 @@ def front_end_dir() -> Path:
     )
 
 
-def package_version() -> str:
-    init = (PACKAGE_DIR / "__init__.py").read_text()
-    for line in init.splitlines():
-        if line.startswith("__version__"):
-            return line.split("=", 1)[1].strip().strip("\"'")
-    raise SiteError("wasm_rt/__init__.py has no __version__")
-
-
-def _record_hash(data: bytes) -> str:
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
-    return "sha256=" + digest.decode()
-
-
-def make_wheel(dest_dir: Path) -> Path:
-    """Pack the importable ``wasm_rt`` package as a pure-Python wheel.
-
-    Same contents as ``python -m build --wheel`` (every file of the package but
-    bytecode), written with zipfile so that the site builder needs no build
-    tools. Timestamps are fixed, so the wheel is reproducible.
-    """
-    version = package_version()
-    dist_info = f"wasm_rt-{version}.dist-info"
-    path = Path(dest_dir) / f"wasm_rt-{version}-py3-none-any.whl"
-    entries: list[tuple[str, bytes]] = []
-    for file in sorted(PACKAGE_DIR.rglob("*")):
-        if file.is_dir() or "__pycache__" in file.parts or file.suffix in SKIP_SUFFIXES:
-            continue
-        entries.append(
-            (f"wasm_rt/{file.relative_to(PACKAGE_DIR).as_posix()}", file.read_bytes())
-        )
-    metadata = (
-        f"Metadata-Version: 2.1\nName: wasm_rt\nVersion: {version}\n"
-        "Requires-Python: >=3.11\nRequires-Dist: numpy>=1.26\nRequires-Dist: protobuf>=5.26\n"
-    )
-    wheel = "Wheel-Version: 1.0\nGenerator: wasm_rt.site\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-    entries.append((f"{dist_info}/METADATA", metadata.encode()))
-    entries.append((f"{dist_info}/WHEEL", wheel.encode()))
-    entries.append((f"{dist_info}/top_level.txt", b"wasm_rt\n"))
-    record = "".join(f"{n},{_record_hash(d)},{len(d)}\n" for n, d in entries)
-    record += f"{dist_info}/RECORD,,\n"
-    entries.append((f"{dist_info}/RECORD", record.encode()))
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in entries:
-            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            zf.writestr(info, data)
-    return path
-
-
 def _wheel_version(wheel: Path) -> str:
     parts = wheel.name.split("-")
     if len(parts) != 5 or not wheel.name.endswith("-py3-none-any.whl"):
@@ -115,8 +68,14 @@ def build_site(
     models: list[str | Path] = (),
     pyodide_dir: str | Path | None = None,
     wheel: str | Path | None = None,
+    base_path: str = "/",
 ) -> Path:
-    """Write the static site into ``out`` (replacing what a previous build wrote)."""
+    """Write the static site into ``out`` (replacing what a previous build wrote).
+
+    ``base_path`` is the URL path the site is served under; the ``simple/``
+    index links its wheels from there (micropip resolves an index's relative
+    links against the host, not the page).
+    """
     out = Path(out)
     web = front_end_dir()
     bundle = ensure_bundle(Path(pyodide_dir) if pyodide_dir else None, quiet=True)
@@ -157,12 +116,22 @@ def build_site(
         model_entries.append(
             {"name": src.name, "url": f"models/{src.name}", "bytes": src.stat().st_size}
         )
+    write_simple_index(
+        out / "simple",
+        {
+            LOCK_NAME: [wheel_path],
+            "protobuf": [pyodide_out / lock["packages"]["protobuf"]["file_name"]],
+        },
+        site_root=out,
+        base_path=base_path,
+    )
     manifest = {
         "pyodide": {"version": PYODIDE_VERSION, "indexURL": "pyodide/"},
         "packages": PACKAGES,
         "wheel": f"pyodide/{wheel_path.name}",
         "protobufWheel": "pyodide/" + lock["packages"]["protobuf"]["file_name"],
         "models": model_entries,
+        "simpleIndex": "simple/",
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return out
