@@ -39,15 +39,11 @@ def fuse_conv_batchnorm(graph: Graph, ctx: "PassContext") -> bool:
         bn = users[0]
         if not _is_inference_bn(bn, y, constants):
             continue
-        weights = [n for n in conv.inputs[1:] if n]
-        if not all(n in constants for n in weights):
-            continue
-        w = graph.initializers[conv.inputs[1]]
-        if w.dtype.kind != "f":
-            continue
-        gamma, beta, mean, var = (graph.initializers[n].astype(np.float64) for n in bn.inputs[1:5])
-        scale = gamma / np.sqrt(var + float(bn.attrs.get("epsilon", 1e-5)))
-        b = graph.initializers[conv.inputs[2]] if len(conv.inputs) > 2 and conv.inputs[2] else np.zeros(w.shape[0])
+        params = _fusable_params(conv, bn, graph, constants)
+        if params is None:
+            continue  # left as written: the kernels report what is wrong, naming the node
+        w, b, (gamma, beta, mean, var), eps = params
+        scale = gamma / np.sqrt(var + eps)
         new_w = (w.astype(np.float64) * scale.reshape((-1,) + (1,) * (w.ndim - 1))).astype(w.dtype)
         new_b = ((b.astype(np.float64) - mean) * scale + beta).astype(w.dtype)
         w_name, b_name = f"{conv.name}__bn_fused_W", f"{conv.name}__bn_fused_B"
@@ -59,6 +55,34 @@ def fuse_conv_batchnorm(graph: Graph, ctx: "PassContext") -> bool:
         return False
     graph.nodes = [n for n in graph.nodes if id(n) not in removed]
     return True
+
+
+def _fusable_params(conv: Node, bn: Node, graph: Graph, constants: set[str]):
+    """(W, B, BN parameters in float64, epsilon) if the pair can be folded, else None.
+
+    The model is untrusted: a missing weight, channel counts that disagree or a
+    non-numeric epsilon make the pair unfusable instead of failing here.
+    """
+    if len(conv.inputs) < 2 or len(conv.inputs) > 3 or not conv.inputs[1]:
+        return None
+    if not all(n in constants for n in conv.inputs[1:] if n):
+        return None
+    w = graph.initializers[conv.inputs[1]]
+    if not isinstance(w, np.ndarray) or w.dtype.kind != "f" or w.ndim < 3:
+        return None
+    channels = w.shape[0]
+    if len(conv.inputs) == 3 and conv.inputs[2]:
+        b = graph.initializers[conv.inputs[2]]
+    else:
+        b = np.zeros(channels, dtype=w.dtype)
+    bn_params = [graph.initializers[n] for n in bn.inputs[1:5]]
+    if any(not isinstance(p, np.ndarray) or p.dtype.kind != "f" or p.shape != (channels,)
+           for p in [b] + bn_params):
+        return None
+    eps = bn.attrs.get("epsilon", 1e-5)
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not np.isfinite(eps):
+        return None
+    return w, b, tuple(p.astype(np.float64) for p in bn_params), float(eps)
 
 
 def _is_inference_bn(bn: Node, x: str, constants: set[str]) -> bool:
