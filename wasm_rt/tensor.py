@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 from typing import Mapping
 
 import numpy as np
@@ -34,67 +35,118 @@ _INT32_FIELD_TYPES = {
 _INT32_FIELD_TYPES |= set(dtypes.LOWPREC)
 
 
+def short(value, limit: int = 40) -> str:
+    """``value`` as text for a message, cut to ``limit`` characters (a hostile model
+    can put a 5,000-digit number where an offset belongs)."""
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
 class ExternalData:
     """Where external tensor bytes come from: the model's folder or a name->bytes map.
 
     In the browser there is no file system, so callers pass ``mapping``
-    (location -> bytes) instead of (or besides) ``base_dir``.
+    (location -> bytes) instead of (or besides) ``base_dir``.  Only the bytes a
+    tensor needs are read, after checking them against the file's size and the
+    memory limit.
     """
 
     def __init__(self, base_dir: str | None = None, mapping: Mapping[str, bytes] | None = None):
         self.base_dir = os.path.realpath(base_dir) if base_dir else None
-        self.mapping = dict(mapping or {})
-        self._cache: dict[str, bytes] = {}
+        if mapping is not None and not isinstance(mapping, Mapping):
+            raise InvalidArgument(
+                "external_data must be a dict of location -> bytes, "
+                f"got {type(mapping).__name__}"
+            )
+        self.mapping: dict[str, memoryview] = {}
+        for key, value in (mapping or {}).items():
+            if not isinstance(key, str) or not isinstance(value, (bytes, bytearray, memoryview)):
+                raise InvalidArgument(
+                    "external_data must map location (str) -> bytes, got "
+                    f"{type(key).__name__} -> {type(value).__name__} for {short(key)}"
+                )
+            self.mapping[key] = memoryview(value).cast("B")
 
     def read(self, tensor_name: str, location: str, offset: int, length: int | None) -> memoryview:
-        data = self._load(tensor_name, location)
-        if offset < 0 or offset > len(data):
-            raise InvalidGraph(
-                f"initializer '{tensor_name}': external data offset {offset} is outside "
-                f"'{location}' ({len(data)} bytes)"
-            )
-        end = len(data) if length is None else offset + length
-        if length is not None and (length < 0 or end > len(data)):
-            raise InvalidGraph(
-                f"initializer '{tensor_name}': external data [{offset}, {end}) runs past "
-                f"the end of '{location}' ({len(data)} bytes)"
-            )
-        return memoryview(data)[offset:end]
-
-    def _load(self, tensor_name: str, location: str) -> bytes:
         if location in self.mapping:
-            return self.mapping[location]
-        if location in self._cache:
-            return self._cache[location]
+            data = self.mapping[location]
+            start, stop = self._span(tensor_name, location, len(data), offset, length)
+            return data[start:stop]
         path = self._safe_path(tensor_name, location)
+        return self._read_file(tensor_name, location, path, offset, length)
+
+    def _span(self, tensor_name, location, size: int, offset: int, length: int | None):
+        """[offset, end) after checking it lies in a ``size``-byte file and fits the limit."""
+        if offset > size:
+            raise InvalidGraph(
+                f"initializer '{tensor_name}': external data offset {short(str(offset))} is "
+                f"past the end of '{location}' ({size} bytes)"
+            )
+        end = size if length is None else offset + length
+        if end > size:
+            raise InvalidGraph(
+                f"initializer '{tensor_name}': external data [{offset}, {short(str(end))}) "
+                f"runs past the end of '{location}' ({size} bytes)"
+            )
+        check_alloc((end - offset,), np.uint8, f"initializer '{tensor_name}' (external data)")
+        return offset, end
+
+    def _read_file(self, tensor_name, location, path, offset, length) -> memoryview:
+        def no_file(why: str):
+            return NoSuchFile(f"initializer '{tensor_name}': cannot read external data file "
+                              f"'{location}' in the model's folder {self.base_dir}: {why}")
+
         try:
-            with open(path, "rb") as f:
-                data = f.read()
+            # A FIFO or device would block or never end: only regular files are read.
+            # O_NONBLOCK keeps even the open of a FIFO swapped in after this check from
+            # blocking; fstat then checks the file actually opened.
+            if not stat.S_ISREG(os.stat(path).st_mode):
+                raise InvalidGraph(f"initializer '{tensor_name}': external data location "
+                                   f"'{location}' is not a regular file")
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
         except FileNotFoundError:
-            raise NoSuchFile(
-                f"initializer '{tensor_name}': external data file '{location}' not found "
-                f"in the model's folder {self.base_dir}"
-            ) from None
+            raise no_file("not found") from None
         except OSError as e:
-            raise NoSuchFile(f"initializer '{tensor_name}': cannot read '{location}': {e}") from None
-        self._cache[location] = data
-        return data
+            raise no_file(e.strerror or str(e)) from None
+        with os.fdopen(fd, "rb") as f:
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise InvalidGraph(f"initializer '{tensor_name}': external data location "
+                                   f"'{location}' is not a regular file")
+            start, stop = self._span(tensor_name, location, info.st_size, offset, length)
+            try:
+                f.seek(start)
+                data = f.read(stop - start)
+            except OSError as e:
+                raise no_file(e.strerror or str(e)) from None
+        if len(data) != stop - start:
+            raise InvalidGraph(f"initializer '{tensor_name}': external data file '{location}' "
+                               f"ended after {len(data)} of {stop - start} bytes")
+        return memoryview(data)
 
     def _safe_path(self, tensor_name: str, location: str) -> str:
         """Resolve ``location`` inside the model folder, refusing any escape."""
+        if not location:
+            raise InvalidGraph(f"initializer '{tensor_name}': external data location is empty")
+        if "\0" in location:
+            raise InvalidGraph(
+                f"initializer '{tensor_name}': external data location {short(location)!r} "
+                "contains a NUL character"
+            )
         if self.base_dir is None:
             raise InvalidArgument(
                 f"initializer '{tensor_name}' is stored in external file '{location}', but "
                 "the model was given as bytes: pass external_data={'" + location + "': bytes} "
                 "to InferenceSession, or load the model from its path"
             )
-        if not location or os.path.isabs(location) or location.startswith(("/", "\\")) or (
+        if os.path.isabs(location) or location.startswith(("/", "\\")) or (
             len(location) > 1 and location[1] == ":"
         ):
             raise InvalidGraph(
                 f"initializer '{tensor_name}': external data location '{location}' is an "
                 "absolute path; only paths relative to the model's folder are allowed"
             )
+        # realpath resolves symlinks, so one pointing outside the folder is refused too.
         path = os.path.realpath(os.path.join(self.base_dir, location))
         if os.path.commonpath([path, self.base_dir]) != self.base_dir:
             raise InvalidGraph(
@@ -104,15 +156,31 @@ class ExternalData:
         return path
 
 
+def _external_int(t: pb.TensorProto, key: str, text: str) -> int:
+    # Decimal digits only (int() would also take "+1", " 1", "1_0"); 20 digits hold any
+    # 64-bit offset, and more would only make int() slow or refuse.
+    if not (text.isascii() and text.isdigit() and len(text) <= 20):
+        raise InvalidGraph(
+            f"initializer '{t.name}': external data '{key}' must be a non-negative "
+            f"integer, got {short(text)!r}"
+        )
+    return int(text)
+
+
 def _external_entry(t: pb.TensorProto, ext: ExternalData | None) -> memoryview:
-    info = {e.key: e.value for e in t.external_data}
+    info: dict[str, str] = {}
+    for e in t.external_data:
+        # proto2 hands back bytes for strings that are not UTF-8.
+        if not isinstance(e.key, str) or not isinstance(e.value, str):
+            raise InvalidGraph(
+                f"initializer '{t.name}': external data entry {short(e.key)} = "
+                f"{short(e.value)} is not UTF-8 text"
+            )
+        info[e.key] = e.value
     if "location" not in info:
         raise InvalidGraph(f"initializer '{t.name}': external data without a 'location'")
-    try:
-        offset = int(info.get("offset", 0))
-        length = int(info["length"]) if "length" in info else None
-    except ValueError:
-        raise InvalidGraph(f"initializer '{t.name}': bad external data offset/length {info}") from None
+    offset = _external_int(t, "offset", info["offset"]) if "offset" in info else 0
+    length = _external_int(t, "length", info["length"]) if "length" in info else None
     return (ext or ExternalData()).read(t.name, info["location"], offset, length)
 
 
@@ -213,10 +281,16 @@ def _from_typed_fields(t, np_dtype, shape, count) -> np.ndarray:
         src = np.array(t.double_data, dtype=np.float64)
     elif dt in (dtypes.UINT32, dtypes.UINT64):
         src = np.array(t.uint64_data, dtype=np.uint64)
-    elif dt == dtypes.COMPLEX64:
-        src = np.array(t.float_data, dtype=np.float32).view(np.complex64)
-    elif dt == dtypes.COMPLEX128:
-        src = np.array(t.double_data, dtype=np.float64).view(np.complex128)
+    elif dt in (dtypes.COMPLEX64, dtypes.COMPLEX128):
+        # Complex values are stored as (real, imaginary) pairs of floats.
+        parts = t.float_data if dt == dtypes.COMPLEX64 else t.double_data
+        if len(parts) != 2 * count:
+            raise InvalidGraph(
+                f"tensor '{t.name}': shape {list(shape)} of {dtypes.type_name(dt)} needs "
+                f"{2 * count} floats (real, imaginary pairs), the proto carries {len(parts)}"
+            )
+        src = np.array(parts, dtype=np.float32 if dt == dtypes.COMPLEX64 else np.float64)
+        src = src.view(np_dtype)
     else:  # pragma: no cover - to_numpy already rejected other types
         raise InvalidGraph(f"tensor '{t.name}': unsupported storage for type {dt}")
     if src.size != count:
@@ -225,25 +299,49 @@ def _from_typed_fields(t, np_dtype, shape, count) -> np.ndarray:
 
 
 def sparse_from_proto(sp: pb.SparseTensorProto, ext: ExternalData | None = None) -> np.ndarray:
-    """A dense numpy array from a SparseTensorProto (COO, linear or per-dim indices)."""
-    values = tensor_from_proto(sp.values, ext)
-    indices = tensor_from_proto(sp.indices, ext).astype(np.int64)
+    """A dense numpy array from a SparseTensorProto (COO, linear or per-dim indices).
+
+    The IR spec requires [NNZ] linear or [NNZ, rank] indices in ascending order
+    without duplicates; anything else is refused, naming the offending index.
+    """
+    name = sp.values.name
+    values = tensor_from_proto(sp.values, ext).reshape(-1)
+    indices = tensor_from_proto(sp.indices, ext)
     shape = tuple(int(d) for d in sp.dims)
-    check_alloc(shape, values.dtype, f"sparse tensor '{sp.values.name}'")
-    dense = np.zeros(shape, dtype=values.dtype)
-    size = math.prod(shape)
-    if indices.ndim == 1:
+    if any(d < 0 for d in shape):
+        raise InvalidGraph(f"sparse tensor '{name}': negative dimension in {list(shape)}")
+    check_alloc(shape, values.dtype, f"sparse tensor '{name}'")
+    nnz, size = values.size, math.prod(shape)
+    where = f"sparse tensor '{name}' (dense shape {list(shape)}, {nnz} values)"
+    if indices.dtype.kind not in "iu":
+        raise InvalidGraph(f"{where}: indices must be integers, got {indices.dtype}")
+    indices = indices.astype(np.int64)
+    if indices.ndim == 2 and indices.shape == (nnz, len(shape)):
+        bad = np.nonzero(np.any((indices < 0) | (indices >= np.array(shape, np.int64)), axis=1))[0]
+        if bad.size:
+            raise InvalidGraph(f"{where}: index {int(bad[0])} is {indices[bad[0]].tolist()}, "
+                               "out of range of the dense shape")
+        # Row-major linear positions; int64 arithmetic, as np.intp is int32 in Pyodide.
+        strides = np.cumprod((shape[1:] + (1,))[::-1], dtype=np.int64)[::-1]
+        flat = indices @ strides if nnz else np.zeros(0, np.int64)
+    elif indices.ndim == 1 and indices.size == nnz:
         flat = indices
-    elif indices.ndim == 2 and indices.shape[1] == len(shape):
-        if np.any(indices < 0) or np.any(indices >= np.array(shape)):
-            raise InvalidGraph(f"sparse tensor '{sp.values.name}': index out of bounds")
-        # ravel_multi_index wants np.intp, which is int32 in Pyodide (wasm32).
-        flat = np.ravel_multi_index(tuple(indices.T.astype(np.intp)), shape) if len(indices) else indices[:, 0]
+        bad = np.nonzero((flat < 0) | (flat >= size))[0]
+        if bad.size:
+            raise InvalidGraph(f"{where}: linear index {int(bad[0])} is {int(flat[bad[0]])}, "
+                               f"out of range [0, {size})")
     else:
-        raise InvalidGraph(f"sparse tensor '{sp.values.name}': indices shape {indices.shape}")
-    if np.any(flat < 0) or np.any(flat >= max(size, 1)) or flat.size != values.size:
-        raise InvalidGraph(f"sparse tensor '{sp.values.name}': bad indices")
-    dense.reshape(-1)[flat] = values.reshape(-1)
+        raise InvalidGraph(f"{where}: indices have shape {list(indices.shape)}, expected "
+                           f"[{nnz}] (linear) or [{nnz}, {len(shape)}] (one column per dim)")
+    step = np.diff(flat)
+    bad = np.nonzero(step <= 0)[0]
+    if bad.size:
+        i = int(bad[0]) + 1
+        why = "duplicates index" if step[bad[0]] == 0 else "is not after index"
+        raise InvalidGraph(f"{where}: index {i} {why} {i - 1} (position {int(flat[i])} after "
+                           f"{int(flat[i - 1])}); indices must be sorted and unique")
+    dense = np.zeros(shape, dtype=values.dtype)
+    dense.reshape(-1)[flat.astype(np.intp)] = values
     return dense
 
 
