@@ -22,6 +22,26 @@ from .tensor import ExternalData, sparse_from_proto, tensor_from_proto
 
 Dim = int | str | None
 
+# Model-local functions are inlined; a function calling another twice per level
+# doubles the node count each level, so the total is capped (SessionOptions.max_inlined_nodes).
+DEFAULT_MAX_INLINED_NODES = 1_000_000
+
+
+def _text(value, what: str) -> str:
+    """A name the graph is wired by; proto2 hands back ``bytes`` for non-UTF-8 strings."""
+    if isinstance(value, str):
+        return value
+    raise InvalidGraph(f"{what} {value!r} is not valid UTF-8")
+
+
+def _texts(values, what: str) -> list[str]:
+    return [v if isinstance(v, str) else _text(v, what) for v in values]
+
+
+def _label(value) -> str:
+    """A name that only labels (node and graph names): non-UTF-8 bytes are shown escaped."""
+    return value if isinstance(value, str) else value.decode("utf-8", "backslashreplace")
+
 
 @dataclass
 class ValueInfo:
@@ -110,7 +130,7 @@ def type_string(tp: pb.TypeProto) -> str:
 def value_info_from_proto(vi: pb.ValueInfoProto) -> ValueInfo:
     tp = vi.type
     which = tp.WhichOneof("value")
-    info = ValueInfo(vi.name, {None: "unknown", "tensor_type": "tensor", "sequence_type": "sequence",
+    info = ValueInfo(_text(vi.name, "value name"), {None: "unknown", "tensor_type": "tensor", "sequence_type": "sequence",
                                "optional_type": "optional", "map_type": "map",
                                "sparse_tensor_type": "sparse_tensor"}[which], type_string=type_string(tp))
     if which in ("tensor_type", "sparse_tensor_type"):
@@ -177,11 +197,15 @@ def _infer_attr_type(attr: pb.AttributeProto) -> int:
 
 
 class _BuildContext:
-    def __init__(self, ext: ExternalData, functions: dict[tuple[str, str], pb.FunctionProto]):
+    def __init__(self, ext: ExternalData, functions: dict[tuple[str, str], pb.FunctionProto],
+                 max_inlined_nodes: int = DEFAULT_MAX_INLINED_NODES):
         self.ext = ext
         self.functions = functions
         self.counter = 0
         self.depth = 0
+        self.max_inlined_nodes = max_inlined_nodes
+        self.inlined = 0  # nodes made from function bodies so far
+        self.calls: list[str] = []  # the chain of functions being inlined
 
     def build_graph(self, g: pb.GraphProto, what: str) -> Graph:
         self.depth += 1
@@ -196,40 +220,53 @@ class _BuildContext:
 def _build_graph(g: pb.GraphProto, ctx: _BuildContext, what: str) -> Graph:
     inits: dict[str, np.ndarray] = {}
     for t in g.initializer:
+        _text(t.name, f"graph '{_label(g.name)}': initializer name")
         if t.name in inits:
             raise InvalidGraph(f"graph '{g.name}': initializer '{t.name}' is defined twice")
         inits[t.name] = tensor_from_proto(t, ctx.ext)
     for sp in g.sparse_initializer:
-        inits[sp.values.name] = sparse_from_proto(sp, ctx.ext)
+        inits[_text(sp.values.name, "sparse initializer name")] = sparse_from_proto(sp, ctx.ext)
     nodes: list[Node] = []
     for i, n in enumerate(g.node):
         nodes.extend(_expand_node(n, i, ctx))
     graph = Graph(
-        name=g.name or what,
+        name=_label(g.name) or what,
         nodes=nodes,
         inputs=[value_info_from_proto(v) for v in g.input],
         outputs=[value_info_from_proto(v) for v in g.output],
         initializers=inits,
-        value_info={v.name: value_info_from_proto(v) for v in g.value_info},
+        value_info={vi.name: vi for vi in map(value_info_from_proto, g.value_info)},
     )
     graph.nodes = toposort(graph)
     return graph
 
 
 def _node_from_proto(n: pb.NodeProto, index: int, ctx: _BuildContext) -> Node:
+    name = _label(n.name)
+    what = f"node #{index} '{name}'"
+    op_type = _text(n.op_type, f"{what}: op_type")
+    domain = _text(n.domain, f"{what} ({op_type}): domain")
+    if ctx.calls:
+        ctx.inlined += 1
+        if ctx.inlined > ctx.max_inlined_nodes:
+            raise InvalidGraph(
+                f"inlining model-local functions makes more than {ctx.max_inlined_nodes:,} "
+                f"nodes (at the call chain {' -> '.join(ctx.calls)}); functions that call "
+                "others several times grow exponentially (raise "
+                "SessionOptions.max_inlined_nodes if this model is trusted)"
+            )
     attrs = {}
     for a in n.attribute:
-        if not isinstance(a.name, str):  # proto2 returns bytes for non-UTF-8 strings
-            raise InvalidGraph(f"node '{n.name}' ({n.op_type}): attribute name {a.name!r} is not UTF-8")
-        if a.name in attrs:
-            raise InvalidGraph(f"node '{n.name}' ({n.op_type}): attribute '{a.name}' given twice")
-        attrs[a.name] = attribute_value(a, ctx)
+        aname = _text(a.name, f"{what} ({op_type}): attribute name")
+        if aname in attrs:
+            raise InvalidGraph(f"{what} ({op_type}): attribute '{aname}' given twice")
+        attrs[aname] = attribute_value(a, ctx)
     return Node(
-        name=n.name or f"{n.op_type}_{index}",
-        op_type=n.op_type,
-        domain=normalize_domain(n.domain),
-        inputs=list(n.input),
-        outputs=list(n.output),
+        name=name or f"{op_type}_{index}",
+        op_type=op_type,
+        domain=normalize_domain(domain),
+        inputs=_texts(n.input, f"{what} ({op_type}): input name"),
+        outputs=_texts(n.output, f"{what} ({op_type}): output name"),
         attrs=attrs,
     )
 
@@ -240,20 +277,27 @@ def _expand_node(n: pb.NodeProto, index: int, ctx: _BuildContext) -> list[Node]:
     if fn is None:
         return [_node_from_proto(n, index, ctx)]
     ctx.depth += 1
+    ctx.calls.append(f"{_label(n.name) or '?'} ({n.op_type})")
     if ctx.depth > 64:
         raise InvalidGraph(f"function '{n.op_type}' calls itself or nests more than 64 deep")
     try:
         return _inline_function(n, fn, ctx)
     finally:
         ctx.depth -= 1
+        ctx.calls.pop()
 
 
 def _inline_function(call: pb.NodeProto, fn: pb.FunctionProto, ctx: _BuildContext) -> list[Node]:
     ctx.counter += 1
-    prefix = f"{call.name or fn.name}__{ctx.counter}/"
-    rename = {formal: actual for formal, actual in zip(fn.input, call.input)}
-    rename.update({formal: "" for formal in list(fn.input)[len(call.input):]})
-    rename.update({formal: actual for formal, actual in zip(fn.output, call.output)})
+    prefix = f"{_label(call.name) or fn.name}__{ctx.counter}/"
+    what = f"function '{fn.name}'"
+    formal_in = _texts(fn.input, f"{what}: input name")
+    formal_out = _texts(fn.output, f"{what}: output name")
+    actual_in = _texts(call.input, f"call of {what}: input name")
+    actual_out = _texts(call.output, f"call of {what}: output name")
+    rename = {formal: actual for formal, actual in zip(formal_in, actual_in)}
+    rename.update({formal: "" for formal in formal_in[len(actual_in):]})
+    rename.update({formal: actual for formal, actual in zip(formal_out, actual_out)})
     # Attribute values: the call's, falling back to the function's defaults.
     given = {a.name: a for a in fn.attribute_proto}
     given.update({a.name: a for a in call.attribute})
@@ -342,7 +386,11 @@ def toposort(graph: Graph) -> list[Node]:
     return [graph.nodes[i] for i in order]
 
 
-def build_model_graph(model: pb.ModelProto, ext: ExternalData) -> Graph:
-    functions = {(normalize_domain(f.domain), f.name): f for f in model.functions}
-    ctx = _BuildContext(ext, functions)
+def build_model_graph(model: pb.ModelProto, ext: ExternalData,
+                      max_inlined_nodes: int = DEFAULT_MAX_INLINED_NODES) -> Graph:
+    functions = {
+        (normalize_domain(_text(f.domain, "function domain")), _text(f.name, "function name")): f
+        for f in model.functions
+    }
+    ctx = _BuildContext(ext, functions, max_inlined_nodes)
     return ctx.build_graph(model.graph, "main_graph")
