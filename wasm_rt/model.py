@@ -77,6 +77,12 @@ def parse_model(data: bytes, source: str) -> pb.ModelProto:
     try:
         model.ParseFromString(data)
     except (DecodeError, RecursionError, ValueError, TypeError, UnicodeDecodeError) as e:
+        if _too_deep(e):
+            raise InvalidProtobuf(
+                f"{source}: the model's messages are nested deeper than the protobuf parser's "
+                "recursion limit (100 levels: each subgraph level takes 3, graph, node and "
+                f"attribute); the bytes may be intact, but they cannot be read: {e}"
+            ) from None
         raise InvalidProtobuf(
             f"{source}: not a valid ONNX model ({len(data)} bytes; the file may be truncated "
             f"or not an .onnx file): {e}"
@@ -94,6 +100,15 @@ def parse_model(data: bytes, source: str) -> pb.ModelProto:
             f"(wasm_rt reads IR versions {MIN_IR_VERSION} to {MAX_IR_VERSION})"
         )
     return model
+
+
+def _too_deep(e: Exception) -> bool:
+    """Whether a parse failed on nesting depth (upb: MaxDepth; C++: recursion limit;
+    pure Python: RecursionError or "too many levels of nesting") rather than bad bytes."""
+    text = str(e).lower()
+    return isinstance(e, RecursionError) or any(
+        k in text for k in ("maxdepth", "recursion", "nesting", "too deep")
+    )
 
 
 def opset_map(model: pb.ModelProto) -> dict[str, int]:
