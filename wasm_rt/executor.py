@@ -51,7 +51,8 @@ class _Unsupported:
 
     def raise_if_any(self) -> None:
         lines = []
-        for (domain, op, opset), nodes in sorted(self.ops.items()):
+        # str keys: a name that is not text must not break the report it belongs to.
+        for (domain, op, opset), nodes in sorted(self.ops.items(), key=lambda kv: repr(kv[0])):
             shown = ", ".join(repr(n) for n in nodes[:5]) + (f" and {len(nodes) - 5} more" if len(nodes) > 5 else "")
             lines.append(f"  {op} (domain '{domain or 'ai.onnx'}', opset {opset}): nodes {shown}")
         lines.extend(f"  {msg}" for msg in self.other)
@@ -68,6 +69,23 @@ def _num_outputs(node: Node) -> int:
     return n
 
 
+class _Scope:
+    """Names defined in one graph, falling back to the enclosing graph's scope."""
+
+    __slots__ = ("names", "parent")
+
+    def __init__(self, names: set[str], parent: _Scope | None):
+        self.names, self.parent = names, parent
+
+    def __contains__(self, name: str) -> bool:
+        scope = self
+        while scope is not None:
+            if name in scope.names:
+                return True
+            scope = scope.parent
+        return False
+
+
 class Planner:
     def __init__(self, opsets: Mapping[str, int], providers: Sequence[ExecutionProvider]):
         self.opsets = opsets
@@ -75,8 +93,10 @@ class Planner:
         self.unsupported = _Unsupported()
         self.plans: dict[int, Plan] = {}
 
-    def plan(self, graph: Graph, outer_scope: frozenset[str] = frozenset()) -> Plan:
-        defined = set(outer_scope) | {vi.name for vi in graph.inputs} | set(graph.initializers)
+    def plan(self, graph: Graph, outer_scope: _Scope | None = None) -> Plan:
+        # The names visible here: this graph's, chained to the enclosing graphs' (never
+        # copied, so planning stays linear in the graph's size).
+        defined = _Scope({vi.name for vi in graph.inputs} | set(graph.initializers), outer_scope)
         steps: list[Step] = []
         for node in graph.nodes:
             for name in node.inputs:
@@ -85,13 +105,13 @@ class Planner:
                         f"{node.describe()} reads '{name}', which no node produces and which is "
                         "not a graph input or initializer"
                     )
-            scope = frozenset(defined)
+            # A subgraph is planned now, so it sees exactly the names defined before its node.
             for g in node.subgraphs():
-                self.plans[id(g)] = self.plan(g, scope)
+                self.plans[id(g)] = self.plan(g, defined)
             step = self._step(node)
             if step is not None:
                 steps.append(step)
-            defined.update(o for o in node.outputs if o)
+            defined.names.update(o for o in node.outputs if o)
         for vi in graph.outputs:
             if vi.name not in defined:
                 raise InvalidGraph(f"graph '{graph.name}': output '{vi.name}' is never produced")
