@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import copy
 import datetime
 import json
 import time
@@ -12,42 +14,175 @@ import numpy as np
 
 from . import dtypes, lowprec
 from .cancel import RunControl, run_control
-from .errors import InvalidArgument
+from .environment import ExecutionMode, ExecutionOrder
+from .errors import Fail, InvalidArgument, NotImplemented
 from .executor import Executor, Planner, Profiler
-from .ir import ValueInfo, build_model_graph
+from .ir import DEFAULT_MAX_INLINED_NODES, Graph, ValueInfo, build_model_graph
 from .limits import DEFAULT_MEMORY_LIMIT, check_alloc, memory_limit
 from .model import ModelMetadata, load
 from .optimizer import GraphOptimizationLevel, PassContext, optimize
 from .providers import PROVIDER_ALIASES, ExecutionProvider, NumpyExecutionProvider, available_providers
 
+try:
+    from numpy.lib.array_utils import byte_bounds as _byte_bounds  # numpy >= 2
+except ImportError:  # pragma: no cover - numpy 1.x
+    _byte_bounds = np.byte_bounds
+
+
+# Session config keys onnxruntime documents whose values wasm_rt reads; any other key is
+# kept (get_session_config_entry returns it) and has no effect here.
+_CONFIG_KEY_MAX, _CONFIG_VALUE_MAX = 1024, 4096
+
+
+def _config_entry(kind: str, store: dict[str, str], key, value) -> None:
+    if not isinstance(key, str) or not isinstance(value, str):
+        raise InvalidArgument(f"{kind} config entries are str -> str, got "
+                              f"{type(key).__name__} -> {type(value).__name__}")
+    if not key or len(key) > _CONFIG_KEY_MAX:
+        raise InvalidArgument(f"Config key is empty or longer than maximum length {_CONFIG_KEY_MAX}")
+    if len(value) > _CONFIG_VALUE_MAX:
+        raise InvalidArgument(f"Config value is longer than maximum length: {_CONFIG_VALUE_MAX}")
+    store[key] = value
+
 
 class SessionOptions:
-    """Options of a session, named as in onnxruntime where onnxruntime has them."""
+    """Options of a session, named as in onnxruntime.
+
+    Thread counts, ``execution_mode``/``execution_order`` and the memory-arena switches
+    are accepted and kept but change nothing: wasm_rt runs nodes one after another on
+    one thread and numpy allocates memory.
+    """
 
     def __init__(self):
         self.graph_optimization_level: GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL
         self.enable_profiling: bool = False
         self.profile_file_prefix: str = "onnxruntime_profile_"
-        self.log_severity_level: int = 2
+        self.log_severity_level: int = -1
         self.log_verbosity_level: int = 0
+        self.logid: str = ""
         self.intra_op_num_threads: int = 0
         self.inter_op_num_threads: int = 0
-        self.execution_mode: int = 0
+        self.execution_mode: ExecutionMode = ExecutionMode.ORT_SEQUENTIAL
+        self.execution_order: ExecutionOrder = ExecutionOrder.DEFAULT
+        self.enable_cpu_mem_arena: bool = True
+        self.enable_mem_pattern: bool = True
+        self.enable_mem_reuse: bool = True
+        self.use_deterministic_compute: bool = False
+        self.use_per_session_threads: bool = True
         self.optimized_model_filepath: str = ""
         # wasm_rt's own: the largest single tensor a model or its inputs may make us allocate.
         self.memory_limit: int = DEFAULT_MEMORY_LIMIT
+        # wasm_rt's own: the most nodes inlining model-local functions may create.
+        self.max_inlined_nodes: int = DEFAULT_MAX_INLINED_NODES
+        self._config: dict[str, str] = {}
+        self._dims_by_name: dict[str, int] = {}
+        self._dims_by_denotation: dict[str, int] = {}
+        self._initializers: dict[str, Any] = {}
+        self._external_initializers: dict[str, Any] = {}
+        self._external_files: dict[str, bytes] = {}
+
+    def _copy(self) -> "SessionOptions":
+        """A copy a session keeps (and may complete from the model's own config)."""
+        new = copy.copy(self)
+        for name in ("_config", "_dims_by_name", "_dims_by_denotation", "_initializers",
+                     "_external_initializers", "_external_files"):
+            setattr(new, name, dict(getattr(self, name)))
+        return new
+
+    def add_session_config_entry(self, key: str, value: str) -> None:
+        _config_entry("session", self._config, key, value)
+
+    def get_session_config_entry(self, key: str) -> str:
+        if key not in self._config:
+            raise Fail(f"SessionOptions does not have configuration with key: {key}")
+        return self._config[key]
+
+    def add_free_dimension_override_by_name(self, dim_name: str, dim_value: int) -> None:
+        """Fix the symbolic input dimension ``dim_name`` to ``dim_value`` at session creation."""
+        self._dims_by_name[str(dim_name)] = _dim_value(dim_value)
+
+    def add_free_dimension_override_by_denotation(self, dim_denotation: str, dim_value: int) -> None:
+        """Fix every input dimension with this denotation (e.g. 'DATA_BATCH') to ``dim_value``."""
+        self._dims_by_denotation[str(dim_denotation)] = _dim_value(dim_value)
+
+    def add_initializer(self, name: str, ort_value) -> None:
+        """Use ``ort_value`` (an OrtValue) for the model's initializer ``name``."""
+        self._initializers[str(name)] = _ortvalue_arg(ort_value, name)
+
+    def add_external_initializers(self, names: Sequence[str], ort_values: Sequence) -> None:
+        """Supply initializers the model stores externally, by name, instead of their files."""
+        if len(names) != len(ort_values):
+            raise InvalidArgument("add_external_initializers: names and values differ in length")
+        for name, value in zip(names, ort_values):
+            self._external_initializers[str(name)] = _ortvalue_arg(value, name)
+
+    def add_external_initializers_from_files_in_memory(self, file_names: Sequence[str],
+                                                       buffers: Sequence, lengths: Sequence[int]) -> None:
+        """Supply the contents of external-data files (by the name the model uses) from memory."""
+        if not len(file_names) == len(buffers) == len(lengths):
+            raise InvalidArgument("add_external_initializers_from_files_in_memory: file names, "
+                                  "buffers and lengths differ in length")
+        for name, buf, length in zip(file_names, buffers, lengths):
+            data = memoryview(buf).cast("B")
+            if not 0 <= int(length) <= len(data):
+                raise InvalidArgument(f"external file '{name}': length {length} is outside its "
+                                      f"{len(data)}-byte buffer")
+            self._external_files[str(name)] = bytes(data[: int(length)])
+
+    def register_custom_ops_library(self, library_path: str) -> None:
+        raise NotImplemented(
+            f"register_custom_ops_library('{library_path}'): wasm_rt is pure Python and cannot "
+            "load native custom-operator libraries"
+        )
+
+
+def _dim_value(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise InvalidArgument(f"a free dimension override must be an int >= 0, got {value!r}")
+    return int(value)
+
+
+def _ortvalue_arg(value, name: str):
+    from .ortvalue import OrtValue
+
+    if not isinstance(value, OrtValue) or not value.is_tensor():
+        raise InvalidArgument(f"initializer '{name}': expected a tensor OrtValue, got "
+                              f"{type(value).__name__}")
+    return value
 
 
 class RunOptions:
     def __init__(self):
-        self.log_severity_level: int = 2
+        self.log_severity_level: int = -1
         self.log_verbosity_level: int = 0
+        self.logid: str = ""
         self.run_tag: str = ""
         self.terminate: bool = False  # set from another thread: the run stops between nodes
         # wasm_rt's own: stop the run (RunTimeout) once it has taken this many seconds.
         self.time_limit: float | None = None
         # wasm_rt's own: polled between nodes (at most every 2 ms); a true result cancels.
         self.cancel_check = None
+        self.only_execute_path_to_fetches: bool = False
+        self._config: dict[str, str] = {}
+        self._adapters: list = []
+
+    def add_run_config_entry(self, key: str, value: str) -> None:
+        """Run config entries are kept; wasm_rt has no memory arena, so e.g.
+        'memory.enable_memory_arena_shrinkage' has nothing to shrink."""
+        _config_entry("run", self._config, key, value)
+
+    def get_run_config_entry(self, key: str) -> str:
+        if key not in self._config:
+            raise Fail(f"RunOptions does not have configuration with key: {key}")
+        return self._config[key]
+
+    def add_active_adapter(self, adapter) -> None:
+        """Apply a LoraAdapter's parameters (as initializer overrides) in runs with these options."""
+        from .lora import LoraAdapter
+
+        if not isinstance(adapter, LoraAdapter):
+            raise InvalidArgument(f"expected a LoraAdapter, got {type(adapter).__name__}")
+        self._adapters.append(adapter)
 
 
 @dataclass
@@ -133,7 +268,7 @@ class InferenceSession:
             self._model_path = loaded.source
             self._metadata = loaded.metadata
             self._opsets = loaded.opsets
-            graph = build_model_graph(loaded.proto, loaded.ext)
+            graph = build_model_graph(loaded.proto, loaded.ext, self._options.max_inlined_nodes)
             ir_version = loaded.proto.ir_version
             del loaded
             self._providers = _make_providers(providers, provider_options)
@@ -156,6 +291,7 @@ class InferenceSession:
             self._plan = planner.plan(graph)
             planner.unsupported.raise_if_any()
             self._executor = Executor(planner.plans, self._profiler)
+            self._state_memory = _MemoryIndex(_state_arrays(graph))
         if self._profiler:
             self._profiler.record("Session", "session_initialization", 0.0, {})
         self.load_seconds = time.perf_counter() - t0
@@ -203,7 +339,7 @@ class InferenceSession:
                 results = self._executor.run(self._plan, feeds)
             else:
                 results = runner.run_plan(self._executor, self._plan, feeds)
-        return self._end_run(names, results, start)
+        return self._end_run(names, results, start, feeds)
 
     async def run_async(self, output_names: Sequence[str] | None, input_feed: Mapping[str, Any], run_options: RunOptions | None = None) -> list:
         """``run`` as a coroutine: always works, including WebGPU inside Pyodide."""
@@ -215,18 +351,35 @@ class InferenceSession:
                 results = self._executor.run(self._plan, feeds)
             else:
                 results = await runner.run_plan_async(self._executor, self._plan, feeds)
-        return self._end_run(names, results, start)
+        return self._end_run(names, results, start, feeds)
 
     def _begin_run(self, output_names, input_feed) -> tuple[list[str], dict[str, Any], float]:
         names = self._check_output_names(output_names)
         feeds = self._check_feeds(input_feed)
         return names, feeds, self._profiler.now_us() if self._profiler else 0.0
 
-    def _end_run(self, names: list[str], results: dict[str, Any], start: float) -> list:
+    def _end_run(self, names: list[str], results: dict[str, Any], start: float, feeds) -> list:
         if self._profiler:
             self._profiler.record("Session", "model_run", start, {})
+        feed_arrays = [v for v in feeds.values() if isinstance(v, np.ndarray)]
         # Low-precision outputs leave as ml_dtypes arrays when ml_dtypes is importable.
-        return [lowprec.public_value(results[n]) for n in names]
+        return [lowprec.public_value(self._unalias(results[n], feed_arrays)) for n in names]
+
+    def _unalias(self, value: Any, feeds: list[np.ndarray]) -> Any:
+        """``value``, copied if it shares memory with session state or a feed.
+
+        Identity, Reshape, Split ... return views; an output that is a view of an
+        initializer or constant would let the caller change later runs, and one of
+        a feed would change when the caller reuses its buffer (onnxruntime copies
+        too).  Other outputs are returned as they are.
+        """
+        if isinstance(value, list):
+            return [self._unalias(v, feeds) for v in value]
+        if not isinstance(value, np.ndarray) or value.size == 0:
+            return value
+        if self._state_memory.overlaps(value) or any(np.may_share_memory(value, f) for f in feeds):
+            return value.copy()
+        return value
 
     def _plan_runner(self):
         """The provider that drives whole plans (WebGPU: segments), or None for the executor."""
@@ -276,7 +429,14 @@ class InferenceSession:
             return value  # containers are checked by the kernels that read them
         if not isinstance(value, np.ndarray):
             if isinstance(value, (np.generic, int, float, bool, list, tuple)):
-                value = np.asarray(value)
+                try:
+                    value = np.asarray(value)
+                except (ValueError, TypeError) as e:
+                    raise InvalidArgument(
+                        f"input '{vi.name}': expected {vi.type_string}, got a "
+                        f"{type(value).__name__} that is not a rectangular array (rows of "
+                        f"different lengths?): {e}"
+                    ) from None
             else:
                 raise InvalidArgument(
                     f"input '{vi.name}': expected a numpy array of type {vi.type_string}, "
@@ -325,6 +485,42 @@ class InferenceSession:
     def release(self) -> None:
         for p in self._providers:
             p.release()
+
+
+def _state_arrays(graph: Graph) -> list[np.ndarray]:
+    """Every array a session holds: initializers and attribute tensors (Constant values),
+    of the graph and of all its subgraphs."""
+    found, todo = [], [graph]
+    while todo:
+        g = todo.pop()
+        found.extend(v for v in g.initializers.values() if isinstance(v, np.ndarray))
+        for node in g.nodes:
+            for v in node.attrs.values():
+                items = v if isinstance(v, list) else [v]
+                found.extend(a for a in items if isinstance(a, np.ndarray))
+            todo.extend(node.subgraphs())
+    return found
+
+
+class _MemoryIndex:
+    """The memory ranges of a set of arrays, merged and sorted, so whether an output
+    overlaps any of them costs one binary search instead of a pass over all of them."""
+
+    def __init__(self, arrays: list[np.ndarray]):
+        spans = sorted(_byte_bounds(a) for a in arrays if a.size)
+        merged: list[list[int]] = []
+        for low, high in spans:
+            if merged and low <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], high)
+            else:
+                merged.append([low, high])
+        self.lows = [m[0] for m in merged]
+        self.highs = [m[1] for m in merged]
+
+    def overlaps(self, a: np.ndarray) -> bool:
+        low, high = _byte_bounds(a)
+        i = bisect.bisect_left(self.lows, high) - 1  # the last range starting below ``high``
+        return i >= 0 and self.highs[i] > low
 
 
 def _np_name(dtype) -> str:
