@@ -4,9 +4,11 @@ against onnxruntime's CPU kernels."""
 from __future__ import annotations
 
 import numpy as np
+import onnx
+import onnxruntime as ort
 import pytest
 from _contrib import both_fail, check_ms, feeds_of, ms_model
-from oracle import run_wasm_rt
+from oracle import assert_same, run_wasm_rt
 
 import wasm_rt
 
@@ -184,3 +186,152 @@ def test_qembed_layer_norm_mask_index_counts_ones():
     (_, mask_index) = check_ms("QEmbedLayerNormalization", inputs, 2, **QE_TOL)
     np.testing.assert_array_equal(mask_index, [3, 0])
 
+
+
+# --------------------------------------------------------- DynamicQuantizeLSTM
+# onnxruntime quantizes H per step over the whole batch with one intra-op
+# thread, but per block of batch rows with several (its own results then move
+# by ~1e-3 with the thread count), so the oracle runs with one thread. wasm_rt
+# follows its order of operations and its MLAS sigmoid/tanh, so with those
+# activations the outputs are bit-identical: tolerance 0. Activations that call
+# exp/log (Elu, Softplus) differ from the C library's by an ulp, which a
+# requantized H can turn into one quantization step: tolerance 1e-5.
+SEQ, LB, LIN, LH = 5, 3, 4, 6
+
+
+def ort_one_thread(model, feeds):
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    so.intra_op_num_threads = 1
+    return ort.InferenceSession(model, so, providers=["CPUExecutionProvider"]).run(
+        None, feeds
+    )
+
+
+def lstm_inputs(dirs=1, wdt=I8, per_column=False, lens=None, states=False,
+                peephole=False, bias=True):  # fmt: skip
+    cols = 4 * LH
+
+    def scale():
+        shape = (dirs, cols) if per_column else (dirs,)
+        return (RNG.random(shape) * 0.02 + 0.005).astype(F32)
+
+    def zero_point():
+        if wdt == I8:
+            return np.zeros((dirs, cols) if per_column else (dirs,), I8)
+        zp = RNG.integers(100, 150, (dirs, 1)).astype(U8)
+        return np.repeat(zp, cols, 1) if per_column else zp[:, 0]
+
+    def q(shape):
+        return RNG.integers(-127, 128, shape).astype(I8) if wdt == I8 else q8(shape, U8)
+
+    return {
+        "X": RNG.standard_normal((SEQ, LB, LIN)).astype(F32),
+        "W": q((dirs, LIN, cols)),
+        "R": q((dirs, LH, cols)),
+        "B": (RNG.standard_normal((dirs, 2 * cols)) * 0.5).astype(F32) if bias else None,
+        "sequence_lens": None if lens is None else np.asarray(lens, I32),
+        "initial_h": RNG.standard_normal((dirs, LB, LH)).astype(F32) if states else None,
+        "initial_c": RNG.standard_normal((dirs, LB, LH)).astype(F32) if states else None,
+        "P": (RNG.standard_normal((dirs, 3 * LH)) * 0.3).astype(F32) if peephole else None,
+        "W_scale": scale(),
+        "W_zero_point": zero_point(),
+        "R_scale": scale(),
+        "R_zero_point": zero_point(),
+    }
+
+
+def check_lstm(inputs, outputs=3, tol=0.0, **attrs):
+    attrs.setdefault("hidden_size", LH)
+    model = ms_model("DynamicQuantizeLSTM", inputs, outputs, **attrs)
+    feeds = feeds_of(inputs)
+    ours, theirs = run_wasm_rt(model, feeds), ort_one_thread(model, feeds)
+    assert_same(ours, theirs, tol, tol, "DynamicQuantizeLSTM")
+
+
+@pytest.mark.parametrize("wdt", [I8, U8])
+@pytest.mark.parametrize("per_column", [False, True])
+def test_dq_lstm_weights(wdt, per_column):
+    check_lstm(lstm_inputs(wdt=wdt, per_column=per_column))
+
+
+@pytest.mark.parametrize("direction", ["forward", "reverse", "bidirectional"])
+@pytest.mark.parametrize("lens", [None, [5, 2, 4], [5, 0, 3]])
+def test_dq_lstm_directions_and_lengths(direction, lens):
+    dirs = 2 if direction == "bidirectional" else 1
+    check_lstm(lstm_inputs(dirs, lens=lens, states=True), direction=direction)
+
+
+@pytest.mark.parametrize("outputs", [[False, True, True], [False, False, True],
+                                     [True, False, False]])  # fmt: skip
+def test_dq_lstm_outputs_left_out(outputs):
+    # Without Y, onnxruntime quantizes the frozen states of finished sequences
+    # (with Y, their zero rows): both are followed.
+    check_lstm(lstm_inputs(lens=[5, 2, 4], states=True), outputs)
+
+
+def test_dq_lstm_peephole_clip_no_bias():
+    check_lstm(lstm_inputs(peephole=True, states=True), clip=0.5)
+    check_lstm(lstm_inputs(bias=False))
+
+
+def test_dq_lstm_input_forget():
+    check_lstm(lstm_inputs(states=True), input_forget=1)
+
+
+def test_dq_lstm_activations():
+    check_lstm(lstm_inputs(), activations=["HardSigmoid", "Relu", "Softsign"],
+               activation_alpha=[0.3], activation_beta=[0.4])  # fmt: skip
+    check_lstm(lstm_inputs(2), tol=1e-5, direction="bidirectional",
+               activations=["LeakyRelu", "Elu", "Affine", "Sigmoid", "Softplus",
+                            "ScaledTanh"],
+               activation_alpha=[0.2, 0.9, 0.5, 1.5], activation_beta=[0.1, 0.7])  # fmt: skip
+
+
+def test_dq_lstm_refusals():
+    bad = lstm_inputs(per_column=True)
+    bad["W_zero_point"][0, 3] = 1  # int8 per-column zero points must be 0
+    both_fail("DynamicQuantizeLSTM", bad, 3, hidden_size=LH, match="zero_point")
+    bad = lstm_inputs(wdt=U8, per_column=True)
+    bad["R_zero_point"][0, 5] += 1  # uint8 ones must be one value
+    both_fail("DynamicQuantizeLSTM", bad, 3, hidden_size=LH, match="zero_point")
+    bad = lstm_inputs()
+    bad["W_scale"] = np.ones((1, 3), F32)
+    both_fail("DynamicQuantizeLSTM", bad, 3, hidden_size=LH, match="W_scale")
+    both_fail("DynamicQuantizeLSTM", lstm_inputs(), 3, hidden_size=LH,
+              activations=["Sigmoid", "Tanh"], match="activations")  # fmt: skip
+    both_fail("DynamicQuantizeLSTM", lstm_inputs(), 3, hidden_size=LH + 1, match="W")
+
+
+def test_dq_lstm_from_quantize_dynamic(tmp_path):
+    """A torch LSTM exported to ONNX and quantized by onnxruntime's own
+    quantize_dynamic (per tensor and per channel) runs like onnxruntime."""
+    torch = pytest.importorskip("torch")
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    torch.manual_seed(0)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = torch.nn.LSTM(8, 16, bidirectional=True)
+            self.fc = torch.nn.Linear(32, 4)
+
+        def forward(self, x):
+            y, (h, c) = self.lstm(x)
+            return self.fc(y), h, c
+
+    src = tmp_path / "lstm.onnx"
+    torch.onnx.export(Net().eval(), torch.randn(5, 2, 8), str(src), input_names=["x"],
+                      output_names=["y", "h", "c"], opset_version=17, dynamo=False,
+                      dynamic_axes={"x": {0: "seq", 1: "batch"}})  # fmt: skip
+    x = RNG.standard_normal((7, 3, 8)).astype(F32)
+    for per_channel in (False, True):
+        dst = tmp_path / f"lstm_q{int(per_channel)}.onnx"
+        quantize_dynamic(src, dst, weight_type=QuantType.QInt8, per_channel=per_channel)
+        model = dst.read_bytes()
+        ops = {n.op_type for n in onnx.load(str(dst)).graph.node}
+        assert "DynamicQuantizeLSTM" in ops and "LSTM" not in ops
+        ours = run_wasm_rt(model, {"x": x})
+        theirs = ort_one_thread(model, {"x": x})
+        assert_same(ours, theirs, 0.0, 0.0, f"quantize_dynamic LSTM {per_channel=}")

@@ -7,7 +7,9 @@ is the exact int32 product of ``_qgemm`` scaled like MLAS's scale-bias output
 processor (``float32(acc) * (input_scale * weight_scale) + bias``), then the
 float32 attention of ``_attention_cpu``. QEmbedLayerNormalization dequantizes
 the rows it gathers and runs the float EmbedLayerNormalization.
-DynamicQuantizeLSTM is in ``rnn`` (it shares the LSTM cell).
+DynamicQuantizeLSTM follows onnxruntime's CPU LSTM step by step (dynamic uint8
+quantization of X and of H at every step, exact int32 products, MLAS's sigmoid
+and tanh) so that its outputs equal onnxruntime's single-threaded ones.
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ from ._attention_cpu import F32, attend, prepare_mask, to_bnsh
 from ._qgemm import qgemm_i32
 from .contrib_attention import _concat_past
 from .contrib_norm import embed_layer_norm
+from .quantize import dynamic_quantize_linear
+from .rnn import _ACTIVATIONS
 
 MS = "com.microsoft"
+I8 = np.dtype(np.int8)
 _Q8 = (np.dtype(np.uint8), np.dtype(np.int8))
 
 
@@ -249,3 +254,275 @@ def q_embed_layer_norm(
         epsilon=epsilon,
     )
     return outs[:2] if isinstance(outs, tuple) else outs
+
+
+# ---------------------------------------------------------- DynamicQuantizeLSTM
+# onnxruntime's CPU LSTM (``uni_directional_lstm.cc``) evaluates sigmoid and tanh
+# with MLAS's rational polynomials (Eigen's coefficients) and, on x86-64 with
+# AVX2, fused multiply-adds. Each fma is computed here in float64 (the product
+# of two float32 is exact there) and rounded once to float32, which reproduces
+# onnxruntime's Sigmoid/Tanh bit for bit on every float32 tried.
+_LOGISTIC_P = (4.37031012579801e-11, 1.15627324459942e-07, 6.08574864600143e-05,
+               8.51377133304701e-03, 2.48287947061529e-01)  # fmt: skip
+_LOGISTIC_Q = (6.10247389755681e-13, 5.76102136993427e-09, 6.29106785017040e-06,
+               1.70198817374094e-03, 1.16817656904453e-01, 9.93151921023180e-01)  # fmt: skip
+_TANH_P = (-2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11,
+           5.12229709037114e-08, 1.48572235717979e-05, 6.37261928875436e-04,
+           4.89352455891786e-03)  # fmt: skip
+_TANH_Q = (1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03,
+           4.89352518554385e-03)  # fmt: skip
+
+
+def _fma(a, b, c):
+    return (a.astype(np.float64) * b + np.float64(c)).astype(F32)
+
+
+def _poly(v2, coeffs):
+    p = _fma(v2, F32(coeffs[0]), F32(coeffs[1]))
+    for c in coeffs[2:]:
+        p = _fma(p, v2, F32(c))
+    return p
+
+
+def mlas_logistic(x):
+    v = np.clip(x, F32(-18), F32(18))
+    v2 = v * v
+    return np.clip(_poly(v2, _LOGISTIC_P) * v / _poly(v2, _LOGISTIC_Q) + F32(0.5), 0, 1)
+
+
+def mlas_tanh(x):
+    v = np.clip(x, F32(-9), F32(9))
+    v2 = v * v
+    return _poly(v2, _TANH_P) * v / _poly(v2, _TANH_Q)
+
+
+# onnxruntime's alpha/beta defaults for activations given without them (others 0).
+_ORT_ACT_DEFAULTS = {"leakyrelu": (0.01, 0.0), "hardsigmoid": (0.2, 0.5), "elu": (1.0, 0.0)}
+
+
+def _ort_activations(names, alphas, betas, op):
+    """Bind activation names to functions of x as onnxruntime's LSTM does:
+    alpha/beta consumed in order by the functions that take them."""
+    alphas, betas = list(alphas or []), list(betas or [])
+    fns = []
+    for name in names:
+        key = (name.decode() if isinstance(name, bytes) else name).lower()
+        if key not in _ACTIVATIONS:
+            raise InvalidArgument(
+                f"{op}: unsupported activation {name!r}; expected one of "
+                f"{sorted(_ACTIVATIONS)}"
+            )
+        f, takes_a, takes_b = _ACTIVATIONS[key]
+        da, db = _ORT_ACT_DEFAULTS.get(key, (0.0, 0.0))
+        a = F32(alphas.pop(0) if alphas else da) if takes_a is not None else None
+        b = F32(betas.pop(0) if betas else db) if takes_b is not None else None
+        if key == "sigmoid":
+            fns.append(mlas_logistic)
+        elif key == "tanh":
+            fns.append(mlas_tanh)
+        else:
+            fns.append(lambda x, f=f, a=a, b=b: f(x, a, b).astype(F32, copy=False))
+    return fns
+
+
+def _direction_params(scale, zp, dirs, hidden, weights, what, op):
+    """Per-direction (float32 scale: scalar or per column, zero point) pairs.
+
+    Shapes [dirs] or [dirs, 4 * hidden]; like onnxruntime, a per-column zero
+    point must be all 0 for int8 and one repeated value for uint8, and only its
+    first value is used."""
+    out = []
+    for name, t in (("scale", scale), ("zero_point", zp)):
+        if t is None:
+            raise InvalidArgument(f"{op}: {what}_{name} is required")
+        if t.ndim not in (1, 2) or t.shape[0] != dirs or (
+            t.ndim == 2 and t.shape[1] != 4 * hidden
+        ):
+            raise InvalidArgument(
+                f"{op}: {what}_{name} must be [{dirs}] (per tensor) or "
+                f"[{dirs}, {4 * hidden}] (per column), got {list(t.shape)}"
+            )
+    if scale.dtype != F32:
+        raise InvalidArgument(f"{op}: {what}_scale must be float32, got {scale.dtype}")
+    if zp.dtype != weights.dtype:
+        raise InvalidArgument(
+            f"{op}: {what}_zero_point is {zp.dtype}, {what} is {weights.dtype}"
+        )
+    z = zp.reshape(dirs, -1)
+    if zp.ndim == 2 and (np.any(z != 0) if zp.dtype == I8 else np.any(z != z[:, :1])):
+        raise InvalidArgument(
+            f"{op}: a per-column {what}_zero_point must be "
+            + ("all zero for int8" if zp.dtype == I8 else "one constant value")
+        )
+    s = scale.reshape(dirs, -1)
+    for d in range(dirs):
+        out.append((s[d] if s.shape[1] > 1 else s[d, 0], z[d, 0]))
+    return out
+
+
+def _reverse_within(x, lens):
+    """Each batch entry's first len steps reversed, the padding left in place
+    (onnxruntime's ReverseSequence); an involution, used both ways."""
+    seq = x.shape[0]
+    t = np.arange(seq)[:, None]
+    src = np.where(t < lens[None, :], lens[None, :] - 1 - t, t)
+    return x[src, np.arange(x.shape[1])[None, :]]
+
+
+def _qgemm_f32(a, w, w_scale, w_zp):
+    """onnxruntime's quantized rnn ComputeGemm: A (float32) quantized to uint8 over
+    the whole matrix, exact int32 product, times float32(a_scale * w_scale)."""
+    a_q, a_scale, a_zp = dynamic_quantize_linear(a)
+    acc = qgemm_i32(a_q, a_zp, w, w_zp)
+    return acc.astype(F32) * (a_scale.astype(F32) * w_scale)
+
+
+def _dq_lstm_direction(x, lens, w, r, bias, peep, h0, c0, acts, clip, input_forget,
+                       reverse, keep_y):  # fmt: skip
+    """One direction, single-threaded onnxruntime order of operations.
+
+    Returns Y [seq, batch, hidden] (zero past each length), Y_h, Y_c."""
+    (w, ws, wz), (r, rs, rz) = w, r
+    seq, batch, _ = x.shape
+    hs = h0.shape[1]
+    f, g, hfn = acts
+    max_len = int(lens.max()) if batch else 0
+    if reverse:
+        x = _reverse_within(x, lens)
+    # The input projection of every step at once: X quantized as one matrix
+    # over the first max_len steps (padding rows included, as onnxruntime does).
+    iofc = _qgemm_f32(x[:max_len].reshape(-1, x.shape[2]), w, ws, wz)
+    iofc = iofc.reshape(max_len, batch, 4 * hs)
+    y = np.zeros((seq, batch, hs), F32)
+    h, c = h0.copy(), c0.copy()
+    h_src = h  # what the next step quantizes: Y's row (0 when done) or the state
+    lo = -F32(clip)
+    for step in range(max_len):
+        gates = iofc[step] + _qgemm_f32(h_src, r, rs, rz)
+        live = (step < lens)[:, None]
+
+        def pre(k, cell, gates=gates):
+            v = gates[:, k * hs : (k + 1) * hs]
+            if peep is not None and k < 3:
+                v = v + cell * peep[k]
+            if bias is not None:
+                v = v + bias[k]
+            return np.clip(v, lo, F32(clip))
+
+        # Gate order i, o, f, c; peepholes i, o, f.
+        i = f(pre(0, c))
+        fg = F32(1) - i if input_forget else f(pre(2, c))
+        c_new = c * fg + i * g(pre(3, c))
+        o = f(pre(1, c_new))
+        h_new = hfn(c_new) * o
+        c = np.where(live, c_new, c)
+        h = np.where(live, h_new, h)
+        y[step] = np.where(live, h_new, F32(0))
+        h_src = y[step] if keep_y else h
+    if reverse:
+        y = _reverse_within(y, lens)
+    done = (lens == 0)[:, None]
+    return y, np.where(done, F32(0), h), np.where(done, F32(0), c)
+
+
+@register("DynamicQuantizeLSTM", since=1, domain=MS, context=True)
+def dynamic_quantize_lstm(
+    ctx,
+    x,
+    w,
+    r,
+    b=None,
+    sequence_lens=None,
+    initial_h=None,
+    initial_c=None,
+    p=None,
+    w_scale=None,
+    w_zero_point=None,
+    r_scale=None,
+    r_zero_point=None,
+    *,
+    activation_alpha=None,
+    activation_beta=None,
+    activations=None,
+    clip=None,
+    direction="forward",
+    hidden_size=None,
+    input_forget=0,
+):
+    """LSTM with 8-bit W [dirs, input, 4*hidden] and R [dirs, hidden, 4*hidden].
+
+    Every product quantizes its float operand dynamically to uint8 as one
+    matrix (X once over all steps, H once per step over the whole batch) and
+    multiplies exactly in int32, as onnxruntime's CPU kernel does with one
+    intra-op thread (with more, it quantizes H per block of batch rows, so its
+    own results depend on the thread count).
+    """
+    op = "DynamicQuantizeLSTM"
+    direction = direction.decode() if isinstance(direction, bytes) else direction
+    if direction not in ("forward", "reverse", "bidirectional"):
+        raise InvalidArgument(
+            f"{op}: direction must be forward, reverse or bidirectional, got {direction!r}"
+        )
+    dirs = 2 if direction == "bidirectional" else 1
+    if not hidden_size or hidden_size <= 0:
+        raise InvalidArgument(f"{op}: the hidden_size attribute is required (> 0)")
+    hs = int(hidden_size)
+    if clip is not None and clip <= 0:
+        raise InvalidArgument(f"{op}: clip must be positive, got {clip}")
+    clip = np.finfo(F32).max if clip is None else clip
+    if x.dtype != F32 or x.ndim != 3:
+        raise InvalidArgument(
+            f"{op}: X must be float32 [seq, batch, input], got {x.dtype} {list(x.shape)}"
+        )
+    seq, batch, n_in = x.shape
+    for name, t, k in (("W", w, n_in), ("R", r, hs)):
+        if t.dtype not in _Q8 or t.shape != (dirs, k, 4 * hs):
+            raise InvalidArgument(
+                f"{op}: {name} must be uint8/int8 [{dirs}, {k}, {4 * hs}], got "
+                f"{t.dtype} {list(t.shape)}"
+            )
+    wq = _direction_params(w_scale, w_zero_point, dirs, hs, w, "W", op)
+    rq = _direction_params(r_scale, r_zero_point, dirs, hs, r, "R", op)
+    shapes = {"B": (b, (dirs, 8 * hs)), "initial_h": (initial_h, (dirs, batch, hs)),
+              "initial_c": (initial_c, (dirs, batch, hs)), "P": (p, (dirs, 3 * hs))}  # fmt: skip
+    for name, (t, shape) in shapes.items():
+        if t is not None and (t.dtype != F32 or t.shape != shape):
+            raise InvalidArgument(
+                f"{op}: {name} must be float32 {list(shape)}, got {t.dtype} "
+                f"{list(t.shape)}"
+            )
+    if sequence_lens is None:
+        lens = np.full(batch, seq, np.int64)
+    else:
+        lens = np.asarray(sequence_lens).astype(np.int64)
+        if sequence_lens.dtype != np.int32 or lens.shape != (batch,) or np.any(
+            (lens < 0) | (lens > seq)
+        ):
+            raise InvalidArgument(
+                f"{op}: sequence_lens must be int32 [{batch}] with values in [0, {seq}], "
+                f"got {sequence_lens.dtype} {lens.tolist()}"
+            )
+    names = list(activations) if activations else ["Sigmoid", "Tanh", "Tanh"] * dirs
+    if len(names) != 3 * dirs:
+        raise InvalidArgument(
+            f"{op}: expected {3 * dirs} activations for {direction}, got {names}"
+        )
+    acts = _ort_activations(names, activation_alpha, activation_beta, op)
+    check_alloc((seq, dirs, batch, hs), F32, f"{op} Y")
+    check_alloc((seq * batch, 4 * hs), F32, f"{op} input projection")
+    keep_y = ctx.num_outputs >= 1 and bool(ctx.output_names[0])
+    zeros = np.zeros((batch, hs), F32)
+    results = []
+    for d in range(dirs):
+        # Wb + Rb, folded once in float32, per gate (i, o, f, c).
+        bias = None if b is None else (b[d, : 4 * hs] + b[d, 4 * hs :]).reshape(4, hs)
+        results.append(_dq_lstm_direction(
+            x, lens, (w[d],) + wq[d], (r[d],) + rq[d], bias,
+            None if p is None else p[d].reshape(3, hs),
+            zeros if initial_h is None else initial_h[d],
+            zeros if initial_c is None else initial_c[d],
+            acts[3 * d : 3 * d + 3], clip, input_forget,
+            direction == "reverse" or d == 1, keep_y,
+        ))  # fmt: skip
+    y, yh, yc = (np.stack(v) for v in zip(*results))
+    return y.transpose(1, 0, 2, 3), yh, yc
