@@ -238,6 +238,7 @@ def _quantize_8bit(x: np.ndarray, scale, zero_point: float, dtype) -> np.ndarray
     """
     lo, hi = (0, 255) if dtype == np.uint8 else (-128, 127)
     q = np.divide(x, np.float32(scale), dtype=np.float32)
+    q = q if isinstance(q, np.ndarray) else np.array(q)  # 0-d x gives a scalar
     with np.errstate(invalid="ignore"):
         np.rint(q, out=q)
         q += np.float32(zero_point)
