@@ -17,6 +17,7 @@ from .constant_folding import fold_constants
 from .dead_code import remove_dead_nodes
 from .fp16 import run_float16_in_float32
 from .fusion import fuse_conv_batchnorm
+from .qdq_fusion import fuse_qdq
 
 
 class GraphOptimizationLevel(enum.IntEnum):
@@ -39,6 +40,8 @@ class PassContext:
 
 
 PASSES: list[tuple[GraphOptimizationLevel, str, Callable[[Graph, PassContext], bool]]] = [
+    # Before constant folding, which would turn DQ(weight) into float32 weights.
+    (GraphOptimizationLevel.ORT_ENABLE_EXTENDED, "qdq_fusion", fuse_qdq),
     (GraphOptimizationLevel.ORT_ENABLE_BASIC, "constant_folding", fold_constants),
     (GraphOptimizationLevel.ORT_ENABLE_BASIC, "dead_node_elimination", remove_dead_nodes),
     # onnxruntime counts this among its basic, semantics-preserving fusions.
