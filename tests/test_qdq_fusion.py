@@ -22,7 +22,9 @@ RNG = np.random.default_rng(5)
 
 
 def _init(name, shape, scale=1.0):
-    return numpy_helper.from_array((RNG.standard_normal(shape) * scale).astype(np.float32), name)
+    return numpy_helper.from_array(
+        (RNG.standard_normal(shape) * scale).astype(np.float32), name
+    )
 
 
 def _ffn(rows=6, d=16, ff=40):
@@ -56,9 +58,17 @@ def _convnet():
     nodes = [
         helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
         helper.make_node("Relu", ["c1"], ["r1"]),
-        helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], group=4, strides=[2, 2],
-                         pads=[1, 1, 1, 1]),  # fmt: skip
-        helper.make_node("MaxPool", ["r1"], ["p1"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node(
+            "Conv",
+            ["r1", "w2", "b2"],
+            ["c2"],
+            group=4,
+            strides=[2, 2],
+            pads=[1, 1, 1, 1],
+        ),
+        helper.make_node(
+            "MaxPool", ["r1"], ["p1"], kernel_shape=[2, 2], strides=[2, 2]
+        ),
         helper.make_node("Add", ["c2", "p1"], ["s"]),
         helper.make_node("Sigmoid", ["s"], ["g"]),
         helper.make_node("Concat", ["g", "s"], ["cat"], axis=1),
@@ -103,7 +113,10 @@ def _quantized(tmp_path, build, per_channel):
         def __init__(self):
             self.feeds = iter(
                 [
-                    {k: rng.standard_normal(s).astype(np.float32) for k, s in shapes.items()}
+                    {
+                        k: rng.standard_normal(s).astype(np.float32)
+                        for k, s in shapes.items()
+                    }
                     for _ in range(4)
                 ]
             )
@@ -120,7 +133,9 @@ def _quantized(tmp_path, build, per_channel):
         weight_type=QuantType.QInt8,
         per_channel=per_channel,
     )
-    feeds = {k: rng.standard_normal(s).astype(np.float32) * 1.3 for k, s in shapes.items()}
+    feeds = {
+        k: rng.standard_normal(s).astype(np.float32) * 1.3 for k, s in shapes.items()
+    }
     return dst.read_bytes(), feeds
 
 
@@ -136,7 +151,9 @@ def _run_ours(model, feeds, level):
     so = wasm_rt.SessionOptions()
     so.graph_optimization_level = level
     sess = wasm_rt.InferenceSession(model, sess_options=so)
-    ops = {f"{n.domain}:{n.op_type}" if n.domain else n.op_type for n in sess._graph.nodes}
+    ops = {
+        f"{n.domain}:{n.op_type}" if n.domain else n.op_type for n in sess._graph.nodes
+    }
     return sess.run(None, feeds), ops
 
 
@@ -192,7 +209,9 @@ def test_int8_activations_stay_unfused(tmp_path):
 
     class Reader(CalibrationDataReader):
         def __init__(self):
-            self.feeds = iter([{"x": rng.standard_normal(shapes["x"]).astype(np.float32)}])
+            self.feeds = iter(
+                [{"x": rng.standard_normal(shapes["x"]).astype(np.float32)}]
+            )
 
         def get_next(self):
             return next(self.feeds, None)
