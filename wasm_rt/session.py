@@ -21,6 +21,7 @@ from .ir import DEFAULT_MAX_INLINED_NODES, Graph, ValueInfo, build_model_graph
 from .limits import DEFAULT_MEMORY_LIMIT, check_alloc, memory_limit
 from .model import ModelMetadata, load
 from .optimizer import GraphOptimizationLevel, PassContext, optimize
+from .shape_inference import Inference, node_arg_fields, session_inference
 from .providers import PROVIDER_ALIASES, ExecutionProvider, NumpyExecutionProvider, available_providers
 
 try:
@@ -201,8 +202,8 @@ def get_available_providers() -> list[str]:
     return available_providers()
 
 
-def _node_arg(vi: ValueInfo) -> NodeArg:
-    return NodeArg(vi.name, vi.type_string or "unknown", list(vi.shape) if vi.shape is not None else [])
+def _node_arg(vi: ValueInfo, inferred: Inference | None = None) -> NodeArg:
+    return NodeArg(vi.name, *node_arg_fields(vi, inferred))
 
 
 def _make_providers(providers, provider_options) -> list[ExecutionProvider]:
@@ -291,6 +292,10 @@ class InferenceSession:
             self._plan = planner.plan(graph)
             planner.unsupported.raise_if_any()
             self._executor = Executor(planner.plans, self._profiler)
+            # Types and shapes of every value; disagreements with the model's declarations
+            # are kept in shape_problems (and logged), never fatal.
+            self.shape_inference = session_inference(graph, self._opsets)
+            self.shape_problems: list[str] = self.shape_inference.problems
             self._state_memory = _MemoryIndex(_state_arrays(graph))
         if self._profiler:
             self._profiler.record("Session", "session_initialization", 0.0, {})
@@ -299,10 +304,10 @@ class InferenceSession:
     # --- introspection -------------------------------------------------------
 
     def get_inputs(self) -> list[NodeArg]:
-        return [_node_arg(vi) for vi in self._inputs]
+        return [_node_arg(vi, self.shape_inference) for vi in self._inputs]
 
     def get_outputs(self) -> list[NodeArg]:
-        return [_node_arg(vi) for vi in self._outputs]
+        return [_node_arg(vi, self.shape_inference) for vi in self._outputs]
 
     def get_overridable_initializers(self) -> list[NodeArg]:
         return [_node_arg(vi) for vi in self._overridable]
