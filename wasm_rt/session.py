@@ -6,23 +6,33 @@ import bisect
 import copy
 import datetime
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from . import dtypes, lowprec
+from . import dtypes, lowprec, session_config
 from .cancel import RunControl, run_control
 from .environment import ExecutionMode, ExecutionOrder
-from .errors import Fail, InvalidArgument, NotImplemented
+from .errors import Fail, InvalidArgument
+from .errors import NotImplemented as NotImplementedErr
 from .executor import Executor, Planner, Profiler
+from .iobinding import IOBinding
 from .ir import DEFAULT_MAX_INLINED_NODES, Graph, ValueInfo, build_model_graph
 from .limits import DEFAULT_MEMORY_LIMIT, check_alloc, memory_limit
 from .model import ModelMetadata, load
+from .model_writer import write_optimized_model
 from .optimizer import GraphOptimizationLevel, PassContext, optimize
 from .shape_inference import Inference, node_arg_fields, session_inference
-from .providers import PROVIDER_ALIASES, ExecutionProvider, NumpyExecutionProvider, available_providers
+from .ortvalue import OrtValue, cpu_memory_info, feed_value
+from .providers import (
+    PROVIDER_ALIASES,
+    ExecutionProvider,
+    NumpyExecutionProvider,
+    available_providers,
+)
 
 try:
     from numpy.lib.array_utils import byte_bounds as _byte_bounds  # numpy >= 2
@@ -82,7 +92,7 @@ class SessionOptions:
         self._external_initializers: dict[str, Any] = {}
         self._external_files: dict[str, bytes] = {}
 
-    def _copy(self) -> "SessionOptions":
+    def _copy(self) -> SessionOptions:
         """A copy a session keeps (and may complete from the model's own config)."""
         new = copy.copy(self)
         for name in ("_config", "_dims_by_name", "_dims_by_denotation", "_initializers",
@@ -131,7 +141,7 @@ class SessionOptions:
             self._external_files[str(name)] = bytes(data[: int(length)])
 
     def register_custom_ops_library(self, library_path: str) -> None:
-        raise NotImplemented(
+        raise NotImplementedErr(
             f"register_custom_ops_library('{library_path}'): wasm_rt is pure Python and cannot "
             "load native custom-operator libraries"
         )
@@ -165,7 +175,6 @@ class RunOptions:
         self.cancel_check = None
         self.only_execute_path_to_fetches: bool = False
         self._config: dict[str, str] = {}
-        self._adapters: list = []
 
     def add_run_config_entry(self, key: str, value: str) -> None:
         """Run config entries are kept; wasm_rt has no memory arena, so e.g.
@@ -177,13 +186,6 @@ class RunOptions:
             raise Fail(f"RunOptions does not have configuration with key: {key}")
         return self._config[key]
 
-    def add_active_adapter(self, adapter) -> None:
-        """Apply a LoraAdapter's parameters (as initializer overrides) in runs with these options."""
-        from .lora import LoraAdapter
-
-        if not isinstance(adapter, LoraAdapter):
-            raise InvalidArgument(f"expected a LoraAdapter, got {type(adapter).__name__}")
-        self._adapters.append(adapter)
 
 
 @dataclass
@@ -198,24 +200,35 @@ class NodeArg:
         return f"NodeArg(name='{self.name}', type='{self.type}', shape={self.shape})"
 
 
+# The name onnxruntime uses for the provider wasm_rt's numpy provider stands in for.
+PROVIDER_ALIAS_OF = {"NumpyExecutionProvider": "CPUExecutionProvider"}
+
+
 def get_available_providers() -> list[str]:
-    return available_providers()
+    """Providers usable here, best first; the numpy provider under onnxruntime's name for the
+    CPU provider (NumpyExecutionProvider is accepted as well)."""
+    return [PROVIDER_ALIAS_OF.get(n, n) for n in available_providers()]
 
 
 def _node_arg(vi: ValueInfo, inferred: Inference | None = None) -> NodeArg:
     return NodeArg(vi.name, *node_arg_fields(vi, inferred))
 
 
-def _make_providers(providers, provider_options) -> list[ExecutionProvider]:
+def _make_providers(providers, provider_options) -> tuple[list[ExecutionProvider], dict[str, str]]:
+    """The providers to run with, and the name each is reported under: the name it was
+    requested by (CPUExecutionProvider stays CPUExecutionProvider, as in onnxruntime)."""
     if not providers:
-        return [NumpyExecutionProvider()]
+        return [NumpyExecutionProvider()], {NumpyExecutionProvider.name: NumpyExecutionProvider.name}
+    if isinstance(providers, str) or not isinstance(providers, Sequence):
+        raise InvalidArgument(f"providers must be a list of names, got {type(providers).__name__}")
     options_list = list(provider_options or [{}] * len(providers))
     if len(options_list) != len(providers):
         raise InvalidArgument("provider_options must have one entry per provider")
     made: list[ExecutionProvider] = []
+    names: dict[str, str] = {}
     for entry, opts in zip(providers, options_list):
-        name, opts = (entry if isinstance(entry, (tuple, list)) else (entry, opts))
-        name = PROVIDER_ALIASES.get(name, name)
+        requested, opts = (entry if isinstance(entry, (tuple, list)) else (entry, opts))
+        name = PROVIDER_ALIASES.get(requested, requested)
         if name == NumpyExecutionProvider.name:
             provider: ExecutionProvider = NumpyExecutionProvider(opts)
         elif name == "WebGpuExecutionProvider":
@@ -228,16 +241,18 @@ def _make_providers(providers, provider_options) -> list[ExecutionProvider]:
                 continue
         else:
             raise InvalidArgument(
-                f"unknown or unavailable execution provider '{name}'; available: "
+                f"Unknown Provider Type: {name} (unknown or unavailable here); available: "
                 f"{', '.join(available_providers())} (CPUExecutionProvider is accepted as an "
                 "alias of NumpyExecutionProvider)"
             )
         if all(p.name != provider.name for p in made):
             made.append(provider)
+            names[provider.name] = str(requested)
     # Every node must run somewhere: the numpy provider is the fallback of last resort.
     if all(p.name != NumpyExecutionProvider.name for p in made):
         made.append(NumpyExecutionProvider())
-    return made
+        names[NumpyExecutionProvider.name] = NumpyExecutionProvider.name
+    return made, names
 
 
 class InferenceSession:
@@ -261,18 +276,27 @@ class InferenceSession:
     ):
         if kwargs:
             raise InvalidArgument(f"unexpected argument(s) to InferenceSession: {', '.join(kwargs)}")
-        self._options = sess_options or SessionOptions()
-        self._profiler = Profiler() if self._options.enable_profiling else None
+        # The session keeps its own copy, completed from the model's embedded config.
+        self._options = (sess_options or SessionOptions())._copy()
+        session_config.check_config(self._options)
         t0 = time.perf_counter()
         with memory_limit(self._options.memory_limit):
+            if self._options._external_files:
+                external_data = {**self._options._external_files, **(external_data or {})}
             loaded = load(path_or_bytes, external_data)
+            session_config.apply_model_config(self._options, loaded.proto)
+            self._profiler = Profiler() if self._options.enable_profiling else None
             self._model_path = loaded.source
             self._metadata = loaded.metadata
             self._opsets = loaded.opsets
+            session_config.replace_external_initializers(self._options, loaded.proto)
             graph = build_model_graph(loaded.proto, loaded.ext, self._options.max_inlined_nodes)
+            session_config.apply_initializers(self._options, graph)
+            session_config.apply_free_dimensions(self._options, loaded.proto, graph)
             ir_version = loaded.proto.ir_version
+            original = loaded.proto if self._options.optimized_model_filepath else None
             del loaded
-            self._providers = _make_providers(providers, provider_options)
+            self._providers, self._provider_names = _make_providers(providers, provider_options)
             self._graph = graph
             # From IR 4 an initializer listed as a graph input is a default the caller
             # may override; before IR 4 every initializer had to be listed there and is
@@ -297,6 +321,9 @@ class InferenceSession:
             self.shape_inference = session_inference(graph, self._opsets)
             self.shape_problems: list[str] = self.shape_inference.problems
             self._state_memory = _MemoryIndex(_state_arrays(graph))
+            if original is not None:
+                write_optimized_model(self._options.optimized_model_filepath, graph, original,
+                                      self._opsets, self._options._config)
         if self._profiler:
             self._profiler.record("Session", "session_initialization", 0.0, {})
         self.load_seconds = time.perf_counter() - t0
@@ -313,10 +340,47 @@ class InferenceSession:
         return [_node_arg(vi) for vi in self._overridable]
 
     def get_providers(self) -> list[str]:
-        return [p.name for p in self._providers]
+        """The providers in use, each under the name it was requested by."""
+        return [self._provider_names.get(p.name, p.name) for p in self._providers]
 
     def get_provider_options(self) -> dict[str, dict]:
-        return {p.name: dict(p.options) for p in self._providers}
+        return {self._provider_names.get(p.name, p.name): {str(k): str(v) for k, v in p.options.items()}
+                for p in self._providers}
+
+    def set_providers(self, providers: Sequence[Any] | None = None,
+                      provider_options: Sequence[dict] | None = None) -> None:
+        """Run with other providers from now on (the optimized graph is planned again)."""
+        try:
+            made, names = _make_providers(providers or get_available_providers(), provider_options)
+        except InvalidArgument as e:
+            raise Fail(str(e)) from None
+        planner = Planner(self._opsets, made)
+        plan = planner.plan(self._graph)
+        planner.unsupported.raise_if_any()
+        for p in self._providers:
+            if p not in made:
+                p.release()
+        self._providers, self._provider_names = made, names
+        self._plan, self._executor = plan, Executor(planner.plans, self._profiler)
+
+    def get_input_memory_infos(self) -> list:
+        """Where each input is expected: host memory (onnxruntime's CPU arena) for all."""
+        return [cpu_memory_info() for _ in self._inputs]
+
+    def get_output_memory_infos(self) -> list:
+        return [cpu_memory_info() for _ in self._outputs]
+
+    def get_input_epdevices(self) -> list:
+        """One entry per input; None, as no plug-in execution-provider device is in use."""
+        return [None for _ in self._inputs]
+
+    def get_provider_graph_assignment_info(self) -> list:
+        """The nodes each provider runs; needs 'session.record_ep_graph_assignment_info' = '1'."""
+        return session_config.graph_assignment(self._options, self._plan, self._provider_names)
+
+    def get_profiling_start_time_ns(self) -> int:
+        """When profiling started (time.perf_counter_ns clock); 0 without profiling."""
+        return self._profiler.start_ns if self._profiler else 0
 
     def get_session_options(self) -> SessionOptions:
         return self._options
@@ -336,6 +400,7 @@ class InferenceSession:
         With the WebGPU provider inside Pyodide this must wait for the GPU, which
         works only where Pyodide can stack-switch (JSPI); elsewhere use run_async.
         """
+        input_feed = self._prepare_feeds(input_feed)
         names, feeds, start = self._begin_run(output_names, input_feed)
         control = RunControl(run_options) if run_options is not None else None
         with memory_limit(self._options.memory_limit), run_control(control):
@@ -346,8 +411,35 @@ class InferenceSession:
                 results = runner.run_plan(self._executor, self._plan, feeds)
         return self._end_run(names, results, start, feeds)
 
-    async def run_async(self, output_names: Sequence[str] | None, input_feed: Mapping[str, Any], run_options: RunOptions | None = None) -> list:
+    def run_async(self, output_names: Sequence[str] | None, input_feed: Mapping[str, Any],
+                  callback=None, user_data: Any = None, run_options: RunOptions | None = None):
+        """onnxruntime's form: ``run_async(output_names, feed, callback, user_data)`` runs on
+        another thread (inline where there are none, as in Pyodide) and calls
+        ``callback(results, user_data, err)`` (``err`` '' on success; on failure ``results``
+        is [] and ``err`` the message). Without a callback it returns ``run_awaitable``'s
+        coroutine, for ``await sess.run_async(None, feeds)``.
+        """
+        if callback is None or isinstance(callback, RunOptions):
+            return self.run_awaitable(output_names, input_feed, run_options or callback)
+        if not callable(callback):
+            raise InvalidArgument(f"run_async: callback must be callable, got {type(callback).__name__}")
+        input_feed = self._prepare_feeds(input_feed)
+
+        def work():
+            try:
+                results, err = self.run(output_names, input_feed, run_options), ""
+            except Exception as e:  # noqa: BLE001 - reported to the callback, as onnxruntime does
+                results, err = [], str(e) or type(e).__name__
+            callback(results, user_data, err)
+
+        try:
+            threading.Thread(target=work, name="wasm_rt-run_async", daemon=True).start()
+        except RuntimeError:  # no threads (Pyodide): run now, the callback still reports
+            work()
+
+    async def run_awaitable(self, output_names: Sequence[str] | None, input_feed: Mapping[str, Any], run_options: RunOptions | None = None) -> list:
         """``run`` as a coroutine: always works, including WebGPU inside Pyodide."""
+        input_feed = self._prepare_feeds(input_feed)
         names, feeds, start = self._begin_run(output_names, input_feed)
         control = RunControl(run_options) if run_options is not None else None
         with memory_limit(self._options.memory_limit), run_control(control):
@@ -357,6 +449,40 @@ class InferenceSession:
             else:
                 results = await runner.run_plan_async(self._executor, self._plan, feeds)
         return self._end_run(names, results, start, feeds)
+
+    def run_with_ort_values(self, output_names: Sequence[str] | None,
+                            input_dict_ort_values: Mapping[str, Any],
+                            run_options: RunOptions | None = None) -> list[OrtValue]:
+        """``run`` taking and returning OrtValues."""
+        values = self.run(output_names, input_dict_ort_values, run_options)
+        return [OrtValue(lowprec.internal_value(v)) for v in values]
+
+    def io_binding(self) -> IOBinding:
+        return IOBinding(self)
+
+    def run_with_iobinding(self, iobinding: IOBinding, run_options: RunOptions | None = None) -> None:
+        """Run with the inputs and outputs bound in ``iobinding`` (see IOBinding)."""
+        if not isinstance(iobinding, IOBinding) or iobinding._session is not self:
+            raise InvalidArgument("IOBinding must be used with the session that created it.")
+        iobinding._run(run_options)
+
+    def _feedable_names(self) -> list[str]:
+        return [vi.name for vi in self._inputs + self._overridable]
+
+    def _prepare_feeds(self, input_feed):
+        """Feeds converted as onnxruntime's Python layer converts them (OrtValues, lists,
+        scalars; see ortvalue.feed_value), after its check that no required input is missing."""
+        if not isinstance(input_feed, Mapping):
+            return input_feed  # _check_feeds names the problem
+        missing = [vi.name for vi in self._inputs
+                   if vi.name not in input_feed and vi.kind != "optional"]
+        if missing:
+            raise InvalidArgument(
+                f"Required inputs ({missing}) are missing from input feed ({list(input_feed)})."
+            )
+        declared = {vi.name: vi for vi in self._inputs + self._overridable}
+        return {name: feed_value(value, declared[name].elem_type, declared[name].kind)
+                if name in declared else value for name, value in input_feed.items()}
 
     def _begin_run(self, output_names, input_feed) -> tuple[list[str], dict[str, Any], float]:
         names = self._check_output_names(output_names)
