@@ -22,6 +22,7 @@ external data or large tensors, for a pre-flight report.
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -455,7 +456,8 @@ def node_output_types(node: Node, opset: int, args: Sequence[Any],
 
 
 def metadata_graph(model, max_elements: int = MAX_PROPAGATED):
-    """``(graph, opsets)`` from a ModelProto (or its bytes) without reading external data.
+    """``(graph, opsets)`` from a ModelProto, its bytes or a path, without reading
+    external data.
 
     Initializers stored externally or holding more than ``max_elements``
     elements become :class:`TensorMeta` (dims and dtype); small ones are read
@@ -465,12 +467,16 @@ def metadata_graph(model, max_elements: int = MAX_PROPAGATED):
     from .proto import onnx_ir_pb2 as pb
     from .tensor import ExternalData
 
-    if isinstance(model, (bytes, bytearray, memoryview)):
-        proto = pb.ModelProto()
+    proto = pb.ModelProto()
+    if isinstance(model, (str, os.PathLike)):
+        with open(model, "rb") as f:
+            proto.ParseFromString(f.read())
+    elif isinstance(model, (bytes, bytearray, memoryview)):
         proto.ParseFromString(bytes(model))
-    else:
-        proto = pb.ModelProto()
+    elif isinstance(model, pb.ModelProto):
         proto.CopyFrom(model)
+    else:  # another protobuf ModelProto class (onnx's)
+        proto.ParseFromString(model.SerializeToString())
     metas: dict[str, TensorMeta] = {}
 
     def strip(g):
@@ -508,3 +514,44 @@ def metadata_graph(model, max_elements: int = MAX_PROPAGATED):
     opsets = {("" if o.domain in ("", "ai.onnx") else o.domain): int(o.version)
               for o in proto.opset_import}
     return graph, opsets
+
+
+# --- what a session reports ---------------------------------------------------------
+
+
+def session_inference(graph: Graph, opsets: Mapping[str, int]) -> Inference:
+    """``infer`` for a session: never raises, and reports disagreements with the
+    model's declared types through the ``wasm_rt`` logger (warning level)."""
+    from .environment import logger
+
+    try:
+        result = infer(graph, opsets)
+    except Exception as e:  # noqa: BLE001 - inference must never stop a runnable model
+        result = Inference(problems=[f"shape inference failed: {type(e).__name__}: {e}"])
+    for p in result.problems:
+        if "declared" in p:
+            logger.warning("shape inference: %s", p)
+        else:
+            logger.debug("shape inference: %s", p)
+    return result
+
+
+def node_arg_fields(vi: ValueInfo, inferred: Inference | None) -> tuple[str, list]:
+    """(type string, shape) for NodeArg: the declaration, completed by inference
+    where it leaves the type or dims open (symbolic dims as strings, as onnxruntime)."""
+    declared_shape = list(vi.shape) if vi.shape is not None else None
+    type_string = vi.type_string or "unknown"
+    vt = inferred.values.get(vi.name) if inferred is not None else None
+    if vt is None:
+        return type_string, declared_shape or []
+    if type_string == "unknown":
+        type_string = vt.type_string
+    if vt.shape is None or vi.kind not in ("tensor", "unknown"):
+        return type_string, declared_shape or []
+    if declared_shape is not None and len(declared_shape) != len(vt.shape):
+        return type_string, declared_shape  # a disagreement, reported in problems
+    shape = []
+    for k, d in enumerate(vt.shape):
+        decl = declared_shape[k] if declared_shape is not None else None
+        shape.append(decl if decl not in (None, "") else public_dim(d))
+    return type_string, shape

@@ -452,6 +452,8 @@ def _concat(ctx: RuleContext):
     if not known:
         return T(elem, None)
     rank = len(known[0])
+    if any(len(s) != rank for s in known):
+        raise RuleError(f"Concat inputs have different ranks: {[len(s) for s in known]}")
     axis = norm_axis(ctx.attr("axis", 0), rank)
     out: list = []
     for k in range(rank):
@@ -613,8 +615,10 @@ def _expand(ctx: RuleContext):
     if target is None:
         n = ctx.shape(1)
         if shape is not None and n and isinstance(n[0], int):
+            # An input dim other than 1 survives whatever the target says there.
             r = max(len(shape), n[0])
-            return T(ctx.elem(0), ctx.fresh_shape(r))
+            padded = (1,) * (r - len(shape)) + tuple(shape)
+            return T(ctx.elem(0), [ctx.fresh() if d == 1 else d for d in padded])
         return T(ctx.elem(0), None)
     if shape is None:
         return T(ctx.elem(0), None)

@@ -272,7 +272,7 @@ def _linear_attention(ctx: RuleContext):
         return [T(elem, None), T(elem, None)]
     dk = sy.floordiv(k[2], hkv)
     dv = sy.floordiv(v[2], hkv)
-    return [T(elem, (q[0], q[1], sy.mul(hq, dv))), T(elem, (q[0], hq, dk, dv))]
+    return [T(elem, (q[0], q[1], sy.mul(hq, dv))), T(elem, (q[0], hkv, dk, dv))]
 
 
 @shape_rule("CausalConvWithState")

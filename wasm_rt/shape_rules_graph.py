@@ -248,17 +248,25 @@ def _dft(ctx: RuleContext):
         axis = axis_v[0] if axis_v else None
     else:
         axis = ctx.attr("axis", 1)
+    onesided, inverse = ctx.attr("onesided", 0), ctx.attr("inverse", 0)
+    last = 1 if onesided and inverse else 2
     if axis is None:
-        return T(ctx.elem(0), ctx.fresh_shape(len(x)))
+        if onesided or ctx.has(1):
+            return T(ctx.elem(0), ctx.fresh_shape(len(x) - 1) + (last,))
+        return T(ctx.elem(0), tuple(x[:-1]) + (2,))
     axis = norm_axis(axis, len(x))
     out = list(x)
     length = ctx.dims(1) if ctx.has(1) else None
     if ctx.has(1):
         out[axis] = length[0] if length else ctx.fresh()
-    if ctx.attr("onesided", 0):
+    if onesided and inverse:
+        # A one-sided spectrum of n bins comes back as 2*(n-1) real samples.
+        if not ctx.has(1):
+            out[axis] = sy.mul(2, sy.add(out[axis], -1))
+        out[-1] = 1
+        return T(ctx.elem(0), out)
+    if onesided:
         out[axis] = sy.add(sy.floordiv(out[axis], 2), 1)
-    if ctx.attr("inverse", 0) and ctx.attr("onesided", 0):
-        out[axis] = ctx.fresh()
     out[-1] = 2
     return T(ctx.elem(0), out)
 
@@ -307,7 +315,10 @@ def _grid_sample(ctx: RuleContext):
 def _affine_grid(ctx: RuleContext):
     size = ctx.dims(1)
     if size is None:
-        return T(ctx.elem(0), None)
+        k = ctx.shape(1)
+        if k is None or not isinstance(k[0], int):
+            return T(ctx.elem(0), None)
+        return T(ctx.elem(0), (*ctx.fresh_shape(k[0] - 1), k[0] - 2))
     n, _, *spatial = size
     return T(ctx.elem(0), (n, *spatial, len(spatial)))
 
@@ -387,3 +398,9 @@ def _tfidf(ctx: RuleContext):
     if x is None:
         return T("float", None)
     return T("float", (width,) if len(x) == 1 else (x[0], width))
+
+
+@shape_rule("ImageDecoder", since=20)
+def _image_decoder(ctx: RuleContext):
+    channels = 1 if ctx.attr("pixel_format", "RGB") == "Grayscale" else 3
+    return T("uint8", (ctx.fresh(), ctx.fresh(), channels))

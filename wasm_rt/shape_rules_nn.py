@@ -168,8 +168,14 @@ def _col2im(ctx: RuleContext):
     x = ctx.shape(0)
     image = ctx.dims(1)
     block = ctx.ints(2)
-    if x is None or image is None or block is None:
+    if x is None:
         return T(ctx.elem(0), None)
+    if image is None or block is None:
+        n = ctx.shape(1)
+        if n is None or not isinstance(n[0], int):
+            return T(ctx.elem(0), None)
+        c = sy.floordiv(x[1], _prod(block)) if block is not None else ctx.fresh()
+        return T(ctx.elem(0), (x[0], c, *ctx.fresh_shape(n[0])))
     return T(ctx.elem(0), (x[0], sy.floordiv(x[1], _prod(block)),
                            *image))
 
@@ -230,7 +236,9 @@ def _resize(ctx: RuleContext):
         if scales is not None and not scales:
             scales = None
         if ctx.has(3) and sizes is None:
-            return T(elem, ctx.fresh_shape(rank))
+            touched = ctx.attr("axes") or range(rank)
+            touched = {norm_axis(a, rank) for a in touched}
+            return T(elem, [ctx.fresh() if k in touched else d for k, d in enumerate(x)])
         if ctx.has(2) and scales is None and ctx.value(2) is None and not ctx.has(3):
             return T(elem, ctx.fresh_shape(rank))
     axes = ctx.attr("axes") or list(range(rank))

@@ -209,21 +209,36 @@ def floordiv(a: DimLike, b: DimLike) -> DimLike:
     elif a == b:
         return 1
     elif isinstance(a, Dim):
-        # (k*b) / b == k when a is b times a constant.
-        ratio = _const_ratio(a, b)
-        if ratio is not None:
-            return ratio
+        exact = _exact_quotient(a, b)
+        if exact is not None:
+            return exact
     return Dim({(("floordiv", a, b),): 1})
 
 
-def _const_ratio(a: Dim, b: Dim) -> int | None:
-    if set(a.terms) != set(b.terms):
-        return None
-    ratios = {a.terms[m] / b.terms[m] for m in a.terms}
-    if len(ratios) == 1:
-        r = ratios.pop()
-        if r == int(r):
-            return int(r)
+def _mono_key(mono: tuple) -> tuple:
+    return (len(mono), [_atom_key(a) for a in mono])
+
+
+def _exact_quotient(a: Dim, b: Dim) -> DimLike | None:
+    """q with q*b == a by multivariate long division, or None if b does not divide a."""
+    lead_b = max(b.terms, key=_mono_key)
+    rest: DimLike = a
+    q: DimLike = 0
+    for _ in range(64):
+        if isinstance(rest, int):
+            return q if rest == 0 else None
+        lead = max(rest.terms, key=_mono_key)
+        factors = list(lead)
+        for atom in lead_b:
+            if atom not in factors:
+                return None
+            factors.remove(atom)
+        coef, cb = rest.terms[lead], b.terms[lead_b]
+        if coef % cb:
+            return None
+        term = Dim.make({tuple(factors): coef // cb})
+        q = add(q, term)
+        rest = add(rest, neg(mul(term, b)))
     return None
 
 
