@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -24,7 +24,7 @@ Dim = int | str | None
 
 # Model-local functions are inlined; a function calling another twice per level
 # doubles the node count each level, so the total is capped (SessionOptions.max_inlined_nodes).
-DEFAULT_MAX_INLINED_NODES = 1_000_000
+DEFAULT_MAX_INLINED_NODES = 100_000
 
 
 def _text(value, what: str) -> str:
@@ -271,52 +271,61 @@ def _node_from_proto(n: pb.NodeProto, index: int, ctx: _BuildContext) -> Node:
     )
 
 
-def _expand_node(n: pb.NodeProto, index: int, ctx: _BuildContext) -> list[Node]:
+# Inside an inlined function body: the function mapping a body's value names to the
+# final graph's names, and the node-name prefix; None at graph level.
+_Scope = tuple[Callable[[str], str], str] | None
+
+
+def _expand_node(n: pb.NodeProto, index: int, ctx: _BuildContext, scope: _Scope = None) -> list[Node]:
     """A node, or the body of the model-local function it calls, inlined."""
     fn = ctx.functions.get((normalize_domain(n.domain), n.op_type))
     if fn is None:
-        return [_node_from_proto(n, index, ctx)]
+        node = _node_from_proto(n, index, ctx)
+        if scope is not None:
+            # Renamed once, however deep the call chain (not once per enclosing level).
+            resolve, prefix = scope
+            node.name = prefix + node.name
+            node.inputs = [resolve(x) for x in node.inputs]
+            node.outputs = [resolve(x) for x in node.outputs]
+        return [node]
     ctx.depth += 1
     ctx.calls.append(f"{_label(n.name) or '?'} ({n.op_type})")
     if ctx.depth > 64:
         raise InvalidGraph(f"function '{n.op_type}' calls itself or nests more than 64 deep")
     try:
-        return _inline_function(n, fn, ctx)
+        return _inline_function(n, fn, ctx, scope)
     finally:
         ctx.depth -= 1
         ctx.calls.pop()
 
 
-def _inline_function(call: pb.NodeProto, fn: pb.FunctionProto, ctx: _BuildContext) -> list[Node]:
+def _inline_function(call: pb.NodeProto, fn: pb.FunctionProto, ctx: _BuildContext,
+                     scope: _Scope) -> list[Node]:
     ctx.counter += 1
-    prefix = f"{_label(call.name) or fn.name}__{ctx.counter}/"
+    outer_resolve, outer_prefix = scope if scope is not None else (lambda x: x, "")
+    prefix = f"{outer_prefix}{_label(call.name) or fn.name}__{ctx.counter}/"
     what = f"function '{fn.name}'"
     formal_in = _texts(fn.input, f"{what}: input name")
     formal_out = _texts(fn.output, f"{what}: output name")
-    actual_in = _texts(call.input, f"call of {what}: input name")
-    actual_out = _texts(call.output, f"call of {what}: output name")
+    # The call's own names belong to the caller's body: resolved there, once.
+    actual_in = [outer_resolve(x) for x in _texts(call.input, f"call of {what}: input name")]
+    actual_out = [outer_resolve(x) for x in _texts(call.output, f"call of {what}: output name")]
     rename = {formal: actual for formal, actual in zip(formal_in, actual_in)}
     rename.update({formal: "" for formal in formal_in[len(actual_in):]})
     rename.update({formal: actual for formal, actual in zip(formal_out, actual_out)})
     # Attribute values: the call's, falling back to the function's defaults.
     given = {a.name: a for a in fn.attribute_proto}
     given.update({a.name: a for a in call.attribute})
+
+    def resolve(name: str) -> str:
+        if not name:
+            return name
+        return rename[name] if name in rename else prefix + name
+
     body: list[Node] = []
     for i, inner in enumerate(fn.node):
-        inner = _bind_attr_refs(inner, given)
-        expanded = _expand_node(inner, i, ctx)
-        for node in expanded:
-            node.name = prefix + node.name
-            node.inputs = [_rename(x, rename, prefix) for x in node.inputs]
-            node.outputs = [_rename(x, rename, prefix) for x in node.outputs]
-        body.extend(expanded)
+        body.extend(_expand_node(_bind_attr_refs(inner, given), i, ctx, (resolve, prefix)))
     return body
-
-
-def _rename(name: str, rename: dict[str, str], prefix: str) -> str:
-    if not name:
-        return name
-    return rename[name] if name in rename else prefix + name
 
 
 def _bind_attr_refs(node: pb.NodeProto, given: dict[str, pb.AttributeProto]) -> pb.NodeProto:
