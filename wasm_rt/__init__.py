@@ -39,6 +39,7 @@ from .errors import (
 )
 from .inspect import InspectReport, inspect
 from .iobinding import IOBinding
+from .lora import AdapterFormat, LoraAdapter
 from .model import ModelMetadata
 from .optimizer import GraphOptimizationLevel
 from .ortvalue import (
@@ -71,6 +72,8 @@ __all__ = [
     "NodeArg",
     "ModelMetadata",
     "IOBinding",
+    "AdapterFormat",
+    "LoraAdapter",
     "OrtValue",
     "SparseTensor",
     "OrtDevice",
