@@ -175,6 +175,7 @@ class RunOptions:
         self.cancel_check = None
         self.only_execute_path_to_fetches: bool = False
         self._config: dict[str, str] = {}
+        self._adapters: list = []
 
     def add_run_config_entry(self, key: str, value: str) -> None:
         """Run config entries are kept; wasm_rt has no memory arena, so e.g.
@@ -185,6 +186,14 @@ class RunOptions:
         if key not in self._config:
             raise Fail(f"RunOptions does not have configuration with key: {key}")
         return self._config[key]
+
+    def add_active_adapter(self, adapter) -> None:
+        """Runs with these options feed the LoraAdapter's parameters as inputs."""
+        from .lora import LoraAdapter
+
+        if not isinstance(adapter, LoraAdapter):
+            raise InvalidArgument(f"expected a LoraAdapter, got {type(adapter).__name__}")
+        self._adapters.append(adapter)
 
 
 
@@ -400,7 +409,7 @@ class InferenceSession:
         With the WebGPU provider inside Pyodide this must wait for the GPU, which
         works only where Pyodide can stack-switch (JSPI); elsewhere use run_async.
         """
-        input_feed = self._prepare_feeds(input_feed)
+        input_feed = self._prepare_feeds(input_feed, run_options)
         names, feeds, start = self._begin_run(output_names, input_feed)
         control = RunControl(run_options) if run_options is not None else None
         with memory_limit(self._options.memory_limit), run_control(control):
@@ -423,7 +432,7 @@ class InferenceSession:
             return self.run_awaitable(output_names, input_feed, run_options or callback)
         if not callable(callback):
             raise InvalidArgument(f"run_async: callback must be callable, got {type(callback).__name__}")
-        input_feed = self._prepare_feeds(input_feed)
+        input_feed = self._prepare_feeds(input_feed, run_options)
 
         def work():
             try:
@@ -439,7 +448,7 @@ class InferenceSession:
 
     async def run_awaitable(self, output_names: Sequence[str] | None, input_feed: Mapping[str, Any], run_options: RunOptions | None = None) -> list:
         """``run`` as a coroutine: always works, including WebGPU inside Pyodide."""
-        input_feed = self._prepare_feeds(input_feed)
+        input_feed = self._prepare_feeds(input_feed, run_options)
         names, feeds, start = self._begin_run(output_names, input_feed)
         control = RunControl(run_options) if run_options is not None else None
         with memory_limit(self._options.memory_limit), run_control(control):
@@ -469,11 +478,17 @@ class InferenceSession:
     def _feedable_names(self) -> list[str]:
         return [vi.name for vi in self._inputs + self._overridable]
 
-    def _prepare_feeds(self, input_feed):
+    def _prepare_feeds(self, input_feed, run_options=None):
         """Feeds converted as onnxruntime's Python layer converts them (OrtValues, lists,
-        scalars; see ortvalue.feed_value), after its check that no required input is missing."""
+        scalars; see ortvalue.feed_value), after its check that no required input is missing;
+        the parameters of the run's active LoRA adapters are added."""
         if not isinstance(input_feed, Mapping):
             return input_feed  # _check_feeds names the problem
+        for adapter in getattr(run_options, "_adapters", ()):
+            clash = sorted(set(adapter.feeds()) & set(input_feed))
+            if clash:
+                raise InvalidArgument(f"input(s) {clash} are both fed and set by an active adapter")
+            input_feed = {**input_feed, **adapter.feeds()}
         missing = [vi.name for vi in self._inputs
                    if vi.name not in input_feed and vi.kind != "optional"]
         if missing:
