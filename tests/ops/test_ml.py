@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 from oracle import assert_same, run_ort, run_wasm_rt, single_node_model
 
+import wasm_rt
+
 ML = "ai.onnx.ml"
 RNG = np.random.default_rng(0)
 # float32 dot products / exp over a handful of terms: both runtimes round in
@@ -434,8 +436,13 @@ _BINARY_CLASS0_ONLY = pytest.mark.xfail(
     ],
 )
 def test_tree_classifier_degenerate(post, labels, ids, weights, request):
-    if ids == [0, 0] and post in ("LOGISTIC", "PROBIT"):
+    if ids == [0, 0] and post == "LOGISTIC":
         request.applymarker(_BINARY_CLASS0_ONLY)
+    if ids == [0, 0] and post == "PROBIT":
+        # onnxruntime's NaN in column 1 does not come on every run (seen passing
+        # 1 run in 3 with the same inputs), so this one may pass.
+        request.applymarker(pytest.mark.xfail(strict=False, reason=_BINARY_CLASS0_ONLY
+                                              .kwargs["reason"]))  # fmt: skip
     attrs = (
         {"classlabels_strings": labels}
         if isinstance(labels[0], str)
@@ -467,3 +474,115 @@ def test_tree_classifier_one_class_refused():
     )  # fmt: skip
     with pytest.raises(wasm_rt.WasmRtError, match="single class"):
         run_wasm_rt(model, {"X": tree_input(3, 2)})
+
+
+# ------------------------------------------------------ map inputs (dicts)
+def map_model(op_type, key, value, out, **attrs):
+    from onnx import helper
+
+    map_type = helper.make_map_type_proto(key, helper.make_tensor_type_proto(value, None))
+    graph = helper.make_graph(
+        [helper.make_node(op_type, ["X"], ["Y"], domain=ML, **attrs)], "g",
+        [helper.make_value_info("X", map_type)],
+        [helper.make_tensor_value_info("Y", out, None)],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                    helper.make_opsetid(ML, 1)])  # fmt: skip
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+T_STR, T_INT64, T_FLOAT, T_DOUBLE = 8, 7, 1, 11  # TensorProto element types
+
+
+def check_map(op_type, key, value, out, feed, **attrs):
+    """onnxruntime's Python API binds a dict of Python floats to map(K, float)."""
+    model = map_model(op_type, key, value, out, **attrs)
+    ours, theirs = run_wasm_rt(model, {"X": feed}), run_ort(model, {"X": feed})
+    assert_same(ours, theirs, what=op_type)
+    return ours[0]
+
+
+@pytest.mark.parametrize("vocab", [["a", "b", "c", "a"], ["z"]])
+def test_dict_vectorizer_string_keys(vocab):
+    # Duplicated vocabulary entries repeat the value; unknown keys are ignored.
+    feed = {"a": 1.5, "c": -2.0, "q": 3.0}
+    check_map("DictVectorizer", T_STR, T_FLOAT, T_FLOAT, feed, string_vocabulary=vocab)
+
+
+def test_dict_vectorizer_int_keys():
+    y = check_map("DictVectorizer", T_INT64, T_FLOAT, T_FLOAT, {1: 0.5, 7: 2.0, 9: 1.0},
+                  int64_vocabulary=[3, 1, 2, 7])  # fmt: skip
+    np.testing.assert_array_equal(y, [[0, 0.5, 0, 2.0]])
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "vocab", "feed", "expected"),
+    [
+        # Value types onnxruntime's Python binding cannot feed (its C++ kernel,
+        # dictvectorizer.h, fills missing entries with the value type's default).
+        (T_STR, T_DOUBLE, {"string_vocabulary": ["b", "a"]},
+         {"a": np.float64(0.1)}, np.array([[0.0, 0.1]])),
+        (T_STR, T_INT64, {"string_vocabulary": ["a", "b"]}, {"b": 4},
+         np.array([[0, 4]], np.int64)),
+        (T_INT64, T_STR, {"int64_vocabulary": [3, 1]}, {1: "x", 2: "y"},
+         np.array([["", "x"]], object)),
+    ],
+)  # fmt: skip
+def test_dict_vectorizer_other_value_types(key, value, vocab, feed, expected):
+    y = run_wasm_rt(map_model("DictVectorizer", key, value, value, **vocab), {"X": feed})[0]
+    assert y.dtype == expected.dtype
+    np.testing.assert_array_equal(y, expected)
+
+
+def test_dict_vectorizer_bad_maps():
+    model = map_model("DictVectorizer", T_STR, T_FLOAT, T_FLOAT, string_vocabulary=["a"])
+    sess = wasm_rt.InferenceSession(model)
+    with pytest.raises(wasm_rt.InvalidArgument, match="keys must be strings"):
+        sess.run(None, {"X": {1: 2.0}})
+    with pytest.raises(wasm_rt.InvalidArgument, match="one type"):
+        sess.run(None, {"X": {"a": 2.0, "b": "x"}})
+    with pytest.raises(wasm_rt.InvalidArgument, match="must be a map"):
+        sess.run(None, {"X": [1.0]})
+
+
+@pytest.mark.parametrize("cast_to", ["TO_FLOAT", "TO_INT64", "TO_STRING"])
+@pytest.mark.parametrize("form", [{"map_form": "DENSE"},
+                                  {"map_form": "SPARSE", "max_map": 6}])  # fmt: skip
+def test_cast_map_float_values(cast_to, form):
+    out = {"TO_FLOAT": T_FLOAT, "TO_INT64": T_INT64, "TO_STRING": T_STR}[cast_to]
+    # Keys come out sorted; 7 is beyond max_map; -2.7 truncates to -2; 1e20
+    # prints with float32's digits (std::to_string).
+    feed = {3: 1.5, 1: -2.7, 0: 1e20 if cast_to == "TO_STRING" else 3.9, 7: 0.25}
+    check_map("CastMap", T_INT64, T_FLOAT, out, feed, cast_to=cast_to, **form)
+
+
+def test_cast_map_string_values():
+    # onnxruntime's Python binding cannot feed map(int64, string); expected values
+    # follow its kernel: std::stof / std::stoll parse a prefix after blanks.
+    def run(cast_to, out, feed, **form):
+        model = map_model("CastMap", T_INT64, T_STR, out, cast_to=cast_to, **form)
+        return run_wasm_rt(model, {"X": feed})[0]
+
+    feed = {3: "1.5e1x", 1: " -2", 0: "0x1p3"}
+    y = run("TO_FLOAT", T_FLOAT, feed, map_form="SPARSE", max_map=5)
+    np.testing.assert_array_equal(y, np.array([[8.0, -2.0, 0.0, 15.0, 0.0]], np.float32))
+    y = run("TO_INT64", T_INT64, {3: "7", 1: "12abc"})
+    np.testing.assert_array_equal(y, np.array([[12, 7]], np.int64))
+    y = run("TO_STRING", T_STR, {2: "b"}, map_form="SPARSE", max_map=3)
+    np.testing.assert_array_equal(y, np.array([["0.f", "0.f", "b"]], object))
+    with pytest.raises(wasm_rt.InvalidArgument, match="std::stof"):
+        run("TO_FLOAT", T_FLOAT, {1: "abc"})
+
+
+def test_cast_map_refusals():
+    def fails(feed, match, **attrs):
+        model = map_model("CastMap", T_INT64, T_FLOAT, T_FLOAT, **attrs)
+        with pytest.raises(Exception):  # noqa: B017 - onnxruntime's own types
+            run_ort(model, {"X": feed})
+        with pytest.raises(wasm_rt.WasmRtError, match=match):
+            run_wasm_rt(model, {"X": feed})
+
+    fails({-1: 2.0}, "negative", map_form="SPARSE", max_map=3)
+    fails({1: 2.0}, "max_map", map_form="SPARSE", max_map=0)
+    fails({1: 2.0}, "cast_to", cast_to="TO_DOUBLE")

@@ -8,8 +8,11 @@ validated against.  Scores are float32 as the spec types them.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
+from ..errors import InvalidArgument
 from ..limits import check_alloc
 from ..registry import ML_DOMAIN, register
 
@@ -408,3 +411,157 @@ def feature_vectorizer(*inputs, inputdimensions=None):
         v = v.reshape(n, -1)[:, :d].astype(np.float32)
         parts.append(np.pad(v, ((0, 0), (0, d - v.shape[1]))))
     return np.concatenate(parts, axis=1) if parts else np.zeros((0, 0), np.float32)
+
+
+# --------------------------------------------------------------------------
+# Map inputs: DictVectorizer, CastMap
+# --------------------------------------------------------------------------
+# A map arrives as a Python dict (what onnxruntime's Python API takes too).
+# Its value type is read from the values: numpy scalars keep their dtype, Python
+# str/int/float are string/int64/float32 (onnxruntime binds a dict of Python
+# floats to map(..., float) the same way).
+
+
+def _map_input(m, op: str) -> dict:
+    if not isinstance(m, dict):
+        raise InvalidArgument(f"{op}: the input must be a map (dict), got {type(m).__name__}")
+    return m
+
+
+def _map_value_dtype(values: list, op: str) -> np.dtype:
+    kinds = set()
+    for v in values:
+        if isinstance(v, str):
+            kinds.add(np.dtype(object))
+        elif isinstance(v, np.generic):
+            kinds.add(v.dtype)
+        elif isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise InvalidArgument(
+                f"{op}: map values must be strings or numbers, got {type(v).__name__}"
+            )
+        else:
+            kinds.add(np.dtype(np.int64 if isinstance(v, int) else np.float32))
+    if len(kinds) != 1:
+        raise InvalidArgument(
+            f"{op}: map values must all have one type, got {sorted(map(str, kinds))}"
+            if kinds
+            else f"{op}: an empty map has no value type to vectorize to"
+        )
+    (dt,) = kinds
+    if dt not in (np.dtype(object), np.dtype(np.int64), np.dtype(np.float32),
+                  np.dtype(np.float64)):  # fmt: skip
+        raise InvalidArgument(f"{op}: map values of type {dt} are not supported")
+    return dt
+
+
+def _check_keys(keys, want_str: bool, op: str) -> None:
+    bad = [k for k in keys if isinstance(k, str) != want_str or isinstance(k, bool)]
+    if bad or not all(isinstance(k, (str, int, np.integer)) for k in keys):
+        raise InvalidArgument(
+            f"{op}: map keys must be {'strings' if want_str else 'int64'}, got "
+            f"{type((bad or list(keys))[0]).__name__}"
+        )
+
+
+@register("DictVectorizer", since=1, domain=ML_DOMAIN)
+def dict_vectorizer(x, *, int64_vocabulary=None, string_vocabulary=None):
+    """[1, len(vocabulary)]: the map's value for each vocabulary entry, 0 (or "")
+    where the map lacks it; keys outside the vocabulary are ignored."""
+    op = "DictVectorizer"
+    if bool(int64_vocabulary) == bool(string_vocabulary):
+        raise InvalidArgument(
+            f"{op}: exactly one of string_vocabulary and int64_vocabulary is required"
+        )
+    m = _map_input(x, op)
+    vocab = list(string_vocabulary or int64_vocabulary)
+    _check_keys(m.keys(), bool(string_vocabulary), op)
+    dt = _map_value_dtype(list(m.values()), op)
+    if string_vocabulary and dt == np.dtype(object):
+        raise InvalidArgument(f"{op}: map(string, string) is not a DictVectorizer input")
+    check_alloc((1, len(vocab)), dt, f"{op} output")
+    table = {int(k) if not isinstance(k, str) else k: v for k, v in m.items()}
+    missing = "" if dt == np.dtype(object) else 0
+    return np.array([[table.get(k, missing) for k in vocab]], dtype=dt)
+
+
+# std::stof / std::stoll (onnxruntime's casts): leading blanks, then the
+# longest prefix strtof / strtoll (base 10) accept; anything else is an error.
+_STOF = re.compile(
+    r"\s*([+-]?(?:inf(?:inity)?|nan(?:\([0-9a-z_]*\))?|0x(?:[0-9a-f]+\.?[0-9a-f]*|"
+    r"\.[0-9a-f]+)(?:p[+-]?\d+)?|(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?))",
+    re.IGNORECASE,
+)
+_STOLL = re.compile(r"\s*([+-]?\d+)")
+
+
+def _stof(s: str, op: str) -> np.float32:
+    m = _STOF.match(s)
+    if not m:
+        raise InvalidArgument(f"{op}: cannot convert {s!r} to float (std::stof)")
+    t = m.group(1)
+    v = float.fromhex(t) if "x" in t.lower() else float(t.split("(")[0])
+    with np.errstate(over="ignore"):
+        f = np.float32(v)
+    if np.isinf(f) and not np.isinf(v):
+        raise InvalidArgument(f"{op}: {s!r} is out of float range (std::stof)")
+    return f
+
+
+def _stoll(s: str, op: str) -> int:
+    m = _STOLL.match(s)
+    v = int(m.group(1)) if m else None
+    if v is None or not -(2**63) <= v < 2**63:
+        raise InvalidArgument(f"{op}: cannot convert {s!r} to int64 (std::stoll)")
+    return v
+
+
+def _cast_value(v, to: str, op: str):
+    if isinstance(v, str):
+        if to == "TO_FLOAT":
+            return _stof(v, op)
+        return _stoll(v, op) if to == "TO_INT64" else v
+    f = np.float32(v)
+    if to == "TO_FLOAT":
+        return f
+    if to == "TO_INT64":
+        # static_cast truncates toward zero (x86 gives INT64_MIN for NaN/overflow,
+        # and so does numpy's conversion).
+        with np.errstate(invalid="ignore"):
+            return np.array([f]).astype(np.int64)[0]
+    return f"{float(f):f}"  # std::to_string(float) is printf's %f
+
+
+@register("CastMap", since=1, domain=ML_DOMAIN)
+def cast_map(x, *, cast_to="TO_FLOAT", map_form="DENSE", max_map=1):
+    """map(int64, string|float) -> [1, N]: DENSE lists the values in key order,
+    SPARSE puts the value of key k at column k (< max_map) and pads the rest
+    with 0 (TO_STRING: "0.f", as onnxruntime writes it)."""
+    op = "CastMap"
+    kinds = {"TO_FLOAT": np.float32, "TO_INT64": np.int64, "TO_STRING": object}
+    if cast_to not in kinds:
+        raise InvalidArgument(
+            f"{op}: cast_to must be TO_FLOAT, TO_STRING or TO_INT64, got {cast_to!r}"
+        )
+    if map_form not in ("DENSE", "SPARSE"):
+        raise InvalidArgument(f"{op}: map_form must be DENSE or SPARSE, got {map_form!r}")
+    if map_form == "SPARSE" and max_map <= 0:
+        raise InvalidArgument(f"{op}: max_map must be > 0 with map_form SPARSE, got {max_map}")
+    m = _map_input(x, op)
+    _check_keys(m.keys(), False, op)
+    if m:
+        dt = _map_value_dtype(list(m.values()), op)
+        if dt not in (np.dtype(object), np.dtype(np.float32)):
+            raise InvalidArgument(f"{op}: map values must be string or float, got {dt}")
+    items = sorted((int(k), v) for k, v in m.items())
+    if map_form == "DENSE":
+        out = [_cast_value(v, cast_to, op) for _, v in items]
+    else:
+        if items and items[0][0] < 0:
+            raise InvalidArgument(f"{op}: negative map key {items[0][0]} with SPARSE")
+        check_alloc((1, max_map), np.dtype(kinds[cast_to]), f"{op} output")
+        pad = {"TO_FLOAT": np.float32(0), "TO_INT64": 0, "TO_STRING": "0.f"}[cast_to]
+        out = [pad] * max_map
+        for k, v in items:
+            if k < max_map:
+                out[k] = _cast_value(v, cast_to, op)
+    return np.array([out], dtype=kinds[cast_to]).reshape(1, len(out))
