@@ -22,12 +22,14 @@ from __future__ import annotations
 import collections
 import math
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from . import dtypes, symbolic
+from .errors import WasmRtError
 from .ir import Graph, Node
 from .model import opset_map, parse_model, read_model_bytes
 from .optimizer.constant_folding import NOT_FOLDABLE
@@ -232,7 +234,7 @@ def tensor_storage(t: pb.TensorProto) -> tuple[int, int, str | None]:
     if bits is None:
         try:
             bits = 8 * (dtypes.to_numpy(t.data_type).itemsize if t.data_type != dtypes.STRING else 0)
-        except Exception:  # float6 and unknown codes: nothing wasm_rt could hold
+        except WasmRtError:  # float6 and unknown codes: nothing wasm_rt could hold
             bits = 0
     nbytes = -(-count * bits // 8)
     location = None
