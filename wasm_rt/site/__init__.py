@@ -28,7 +28,8 @@ def _add_build_site_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--pyodide",
         metavar="DIR",
-        help="the Pyodide bundle folder (default: .cache/pyodide, assembled if absent)",
+        help="a Pyodide distribution with its pyodide-lock.json (any version), or the "
+        "folder of wasm_rt's own bundle (default: .cache/pyodide, assembled if absent)",
     )
     p.add_argument(
         "--wheel",

@@ -24,7 +24,7 @@ import json
 import shutil
 from pathlib import Path
 
-from .bundle import PYODIDE_VERSION, ensure_bundle, wheel_lock_entry
+from .bundle import fetch_protobuf_wheel, pyodide_distribution, wheel_lock_entry
 from .simple_index import write_simple_index
 from .wheel import make_wheel
 
@@ -63,6 +63,15 @@ def _wheel_version(wheel: Path) -> str:
     return parts[1]
 
 
+def _protobuf_wheel(pyodide_out: Path, lock: dict) -> Path:
+    """The distribution's pure-Python protobuf wheel, else the pinned one added."""
+    entry = lock["packages"].get("protobuf")
+    pure = entry and entry["file_name"].endswith("-py3-none-any.whl")
+    if pure and (pyodide_out / entry["file_name"]).is_file():
+        return pyodide_out / entry["file_name"]
+    return fetch_protobuf_wheel(pyodide_out)
+
+
 def build_site(
     out: str | Path,
     models: list[str | Path] = (),
@@ -78,7 +87,7 @@ def build_site(
     """
     out = Path(out)
     web = front_end_dir()
-    bundle = ensure_bundle(Path(pyodide_dir) if pyodide_dir else None, quiet=True)
+    dist = pyodide_distribution(Path(pyodide_dir) if pyodide_dir else None)
     if out.exists():
         if not (out / "manifest.json").exists() and any(out.iterdir()):
             raise SiteError(
@@ -86,7 +95,9 @@ def build_site(
             )
         shutil.rmtree(out)
     pyodide_out = out / "pyodide"
-    shutil.copytree(bundle, pyodide_out, ignore=shutil.ignore_patterns("*.orig.json"))
+    shutil.copytree(
+        dist.path, pyodide_out, ignore=shutil.ignore_patterns("*.orig.json")
+    )
 
     wheel_path = Path(wheel) if wheel else make_wheel(pyodide_out)
     if wheel:
@@ -102,6 +113,7 @@ def build_site(
         depends=["numpy", "protobuf"],
     )
     lock_path.write_text(json.dumps(lock, indent=1))
+    protobuf = _protobuf_wheel(pyodide_out, lock)
 
     for name in FRONT_END_FILES:
         if (web / name).exists():
@@ -120,16 +132,20 @@ def build_site(
         out / "simple",
         {
             LOCK_NAME: [wheel_path],
-            "protobuf": [pyodide_out / lock["packages"]["protobuf"]["file_name"]],
+            "protobuf": [protobuf],
         },
         site_root=out,
         base_path=base_path,
     )
     manifest = {
-        "pyodide": {"version": PYODIDE_VERSION, "indexURL": "pyodide/"},
+        "pyodide": {
+            "version": dist.version,
+            "indexURL": "pyodide/",
+            "bundled": dist.bundled,
+        },
         "packages": PACKAGES,
         "wheel": f"pyodide/{wheel_path.name}",
-        "protobufWheel": "pyodide/" + lock["packages"]["protobuf"]["file_name"],
+        "protobufWheel": f"pyodide/{protobuf.name}",
         "models": model_entries,
         "simpleIndex": "simple/",
     }

@@ -28,6 +28,7 @@ import sys
 import tarfile
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 PYODIDE_VERSION = "0.27.7"
@@ -211,6 +212,73 @@ def wheel_lock_entry(
         "unvendored_tests": False,
         "shared_library": False,
     }
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """A Pyodide distribution a site is built on: the bundle, or the user's own."""
+
+    path: Path
+    version: str
+    bundled: bool
+
+
+# What a distribution must hold to boot (the rest is whatever its lock lists);
+# pyodide.asm.js became pyodide.asm.mjs in Pyodide 314, so neither is named.
+DISTRIBUTION_CORE = (
+    "pyodide.mjs",
+    "pyodide.asm.wasm",
+    "python_stdlib.zip",
+    "pyodide-lock.json",
+)
+
+
+def _distribution_version(path: Path) -> str:
+    """package.json's version (npm), else the lock's info.version (Pyodide < 314)."""
+    for name, keys in (
+        ("package.json", ("version",)),
+        ("pyodide-lock.json", ("info", "version")),
+    ):
+        try:
+            value = json.loads((path / name).read_text())
+            for key in keys:
+                value = value[key]
+            return str(value)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    raise BundleError(f"{path}: no version in package.json or pyodide-lock.json's info")
+
+
+def pyodide_distribution(path: Path | None = None) -> Distribution:
+    """The verified bundle (assembled if ``path`` is absent or empty), or, when
+    ``path`` holds another Pyodide distribution with its lock file, that one as is."""
+    if path is not None:
+        path = Path(path)
+        if (
+            path.is_dir()
+            and not verify_bundle(path)
+            and (path / "pyodide-lock.json").exists()
+        ):
+            missing = [n for n in DISTRIBUTION_CORE if not (path / n).is_file()]
+            if missing:
+                raise BundleError(
+                    f"{path} is not a Pyodide distribution: it lacks {missing}"
+                )
+            version = _distribution_version(path)
+            return Distribution(path, str(version), bundled=False)
+        if path.is_dir() and any(path.iterdir()) and not verify_bundle(path):
+            raise BundleError(
+                f"{path} is neither the wasm_rt Pyodide bundle nor a Pyodide distribution "
+                "(no pyodide-lock.json); give an empty folder to assemble the bundle there"
+            )
+    return Distribution(ensure_bundle(path, quiet=True), PYODIDE_VERSION, bundled=True)
+
+
+def fetch_protobuf_wheel(dest: Path) -> Path:
+    """The hash-pinned pure-Python protobuf wheel, downloaded into ``dest``."""
+    with tempfile.TemporaryDirectory(prefix="wasm_rt_protobuf_") as tmp:
+        _fetch_protobuf(Path(tmp), Path(dest))
+    return Path(dest) / PROTOBUF_WHEEL
 
 
 def ensure_bundle(dest: Path | None = None, quiet: bool = False) -> Path:
