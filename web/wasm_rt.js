@@ -24,8 +24,31 @@ const TYPED_ARRAYS = {
 
 const PROVIDERS = { numpy: "numpy", cpu: "numpy", wasm: "numpy", webgpu: "webgpu" };
 
-/** Where the site (manifest.json, worker.js, pyodide/) lives; defaults to this module's folder. */
-export const env = { siteURL: new URL("./", import.meta.url).href, logLevel: "warning" };
+/**
+ * Where the site (manifest.json, worker.js, pyodide/) lives; defaults to this module's folder.
+ * abortWithoutIsolation: what `run(feeds, {signal})` does on abort when the page is not
+ * cross-origin isolated (no SharedArrayBuffer, so the busy worker cannot be told to stop):
+ * "terminate" (default) ends the worker, which stops the run at once but loses every session
+ * of the page (their next call rejects with WorkerDiedError); "detach" leaves the run to
+ * finish in the worker and drops its result (later calls wait for it).
+ */
+export const env = {
+  siteURL: new URL("./", import.meta.url).href,
+  logLevel: "warning",
+  abortWithoutIsolation: "terminate",
+};
+
+/** True when the page can share memory with the worker (COOP/COEP headers are set). */
+export function canCancelCooperatively() {
+  return !!globalThis.crossOriginIsolated && typeof SharedArrayBuffer === "function";
+}
+
+function abortError(signal) {
+  // As fetch does: the signal's reason (a DOMException "AbortError" unless the caller
+  // gave one, "TimeoutError" for AbortSignal.timeout()).
+  if (signal?.reason !== undefined) return signal.reason;
+  return new DOMException("The operation was aborted.", "AbortError");
+}
 
 /** A Python exception raised inside the worker; `type` is the Python class name. */
 export class PythonError extends Error {
@@ -143,11 +166,35 @@ function jsError(error) {
   return err;
 }
 
-function call(ctx, msg, { transfer = [], onProgress } = {}) {
+function call(ctx, msg, { transfer = [], onProgress, signal } = {}) {
   if (ctx.dead) return Promise.reject(new WorkerDiedError("it had already stopped"));
+  if (signal?.aborted) return Promise.reject(abortError(signal));
   const id = nextId++;
+  let flag = null;
+  if (signal && canCancelCooperatively()) {
+    // Python polls this flag between nodes (through the JS FFI) and stops the run.
+    flag = new Int32Array(new SharedArrayBuffer(4));
+    msg = { ...msg, cancelFlag: flag };
+  }
   return new Promise((resolve, reject) => {
-    ctx.pending.set(id, { resolve, reject, onProgress });
+    let onAbort = null;
+    const settle = (fn) => (value) => {
+      if (onAbort) signal.removeEventListener("abort", onAbort);
+      fn(value);
+    };
+    ctx.pending.set(id, { resolve: settle(resolve), reject: settle(reject), onProgress });
+    if (signal) {
+      onAbort = () => {
+        if (!ctx.pending.has(id)) return;
+        ctx.pending.delete(id); // the worker's late reply for this id is ignored
+        reject(abortError(signal));
+        if (flag) Atomics.store(flag, 0, 1);
+        else if (env.abortWithoutIsolation !== "detach") {
+          ctx.die("terminated to abort a run (the page is not cross-origin isolated)");
+        }
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+    }
     ctx.worker.postMessage({ ...msg, id }, transfer);
   });
 }
@@ -200,6 +247,30 @@ export class InferenceSession {
     return new InferenceSession(ctx, sessionId, meta, options);
   }
 
+  /**
+   * InferenceSession.inspect(urlOrBytes, {dims, providers}) -> the pre-flight report
+   * (wasm_rt.inspect's to_dict(): opsets, opCounts ..., memory.peak_bytes), made from the
+   * .onnx alone: external data files are never fetched, so a page can refuse a model
+   * before downloading its weights.
+   */
+  static async inspect(urlOrBytes, options = {}) {
+    const msg = { op: "inspect", siteURL: env.siteURL, dims: options.dims || {},
+                  providers: options.providers ? providerNames(options.providers) : null };
+    const transfer = [];
+    if (typeof urlOrBytes === "string" || urlOrBytes instanceof URL) {
+      msg.url = new URL(urlOrBytes, globalThis.location?.href ?? env.siteURL).href;
+    } else if (urlOrBytes instanceof ArrayBuffer || ArrayBuffer.isView(urlOrBytes)) {
+      const view = ArrayBuffer.isView(urlOrBytes)
+        ? new Uint8Array(urlOrBytes.buffer, urlOrBytes.byteOffset, urlOrBytes.byteLength)
+        : new Uint8Array(urlOrBytes);
+      msg.bytes = view.slice().buffer;
+      transfer.push(msg.bytes);
+    } else {
+      throw new TypeError("InferenceSession.inspect takes a URL string, an ArrayBuffer or a Uint8Array");
+    }
+    return call(worker(), msg, { transfer, onProgress: options.onProgress, signal: options.signal });
+  }
+
   constructor(ctx, sessionId, meta, options) {
     this._ctx = ctx;
     this._id = sessionId;
@@ -214,10 +285,20 @@ export class InferenceSession {
     this.lastRun = null; // {runMs, workerMs, totalMs, profile}
   }
 
-  /** run(feeds: {name: Tensor}, fetches?: string[] | {name: any}) -> {name: Tensor} */
+  /**
+   * run(feeds: {name: Tensor}, fetches?: string[] | {name: null|Tensor}, options?) or
+   * run(feeds, options) -> {name: Tensor}, as onnxruntime-web. options: {signal} (an
+   * AbortSignal: the run rejects with its reason, a DOMException "AbortError", and stops
+   * between nodes), {timeLimitMs} (the run fails with PythonError type "RunTimeout"),
+   * {profile}.
+   */
   async run(feeds, fetches, runOptions = {}) {
     if (this._released) throw new Error("this session was released; create a new one");
     if (this._ctx.dead) throw new WorkerDiedError("the session was lost with its worker");
+    if (fetches && !Array.isArray(fetches) && !this.outputNames.some((n) => n in fetches)) {
+      [fetches, runOptions] = [null, fetches]; // run(feeds, options)
+    }
+    runOptions = runOptions || {};
     const names = Array.isArray(fetches) ? fetches : fetches ? Object.keys(fetches) : null;
     const wire = [];
     const transfer = [];
@@ -231,10 +312,19 @@ export class InferenceSession {
       wire.push({ name, type: tensor.type, dims: [...tensor.dims], data });
     }
     const t0 = performance.now();
+    const timeLimitMs = runOptions.timeLimitMs ?? null;
+    if (timeLimitMs !== null && !(timeLimitMs > 0)) throw new RangeError("timeLimitMs must be a positive number");
     const result = await call(
       this._ctx,
-      { op: "run", sessionId: this._id, feeds: wire, fetches: names, profile: this._profiling || !!runOptions.profile },
-      { transfer },
+      {
+        op: "run",
+        sessionId: this._id,
+        feeds: wire,
+        fetches: names,
+        profile: this._profiling || !!runOptions.profile,
+        timeLimitMs,
+      },
+      { transfer, signal: runOptions.signal },
     );
     const out = {};
     for (const o of result.outputs) out[o.name] = new Tensor(o.type, o.data, o.dims);
@@ -288,4 +378,4 @@ export const debug = {
   },
 };
 
-export default { InferenceSession, Tensor, env, debug, PythonError, WorkerDiedError };
+export default { InferenceSession, Tensor, env, debug, PythonError, WorkerDiedError, canCancelCooperatively };

@@ -1,7 +1,9 @@
 // wasm_rt Web Worker: boots Pyodide once and runs every session of the page.
 //
 // Protocol (all messages carry the request `id`):
-//   page -> worker  {id, op: "create"|"run"|"release"|"profile"|"crash", ...}
+//   page -> worker  {id, op: "create"|"run"|"inspect"|"release"|"status"|"cli"|"crash", ...}
+//                   (run may carry cancelFlag: an Int32Array on a SharedArrayBuffer, and
+//                   timeLimitMs)
 //   worker -> page  {id, progress: {stage, loaded, total, message}}   (0..n times)
 //                   {id, ok: true, result}  or  {id, ok: false, error: {type, message, traceback}}
 // Typed arrays cross in both directions as transfers, never as clones.
@@ -118,7 +120,13 @@ async function handleRun(msg) {
     return [f.name, f.type, f.dims, bytes];
   });
   const t0 = performance.now();
-  const result = await callPython("run", msg.sessionId, feeds, msg.fetches || null, !!msg.profile);
+  // The page's AbortSignal, through shared memory: Python calls this between nodes
+  // (the worker is busy in Python for the whole run, so no message could get through).
+  const flag = msg.cancelFlag;
+  const cancelled = flag ? () => Atomics.load(flag, 0) !== 0 : null;
+  const result = await callPython(
+    "run", msg.sessionId, feeds, msg.fetches || null, !!msg.profile, cancelled, msg.timeLimitMs ?? null,
+  );
   const transfer = [];
   try {
     const error = unwrapError(result);
@@ -207,7 +215,28 @@ async function handleCli(msg) {
   }
 }
 
-const handlers = { cli: handleCli, create: handleCreate, run: handleRun, release: handleRelease, status: handleStatus };
+// InferenceSession.inspect: only the .onnx is fetched; external data files never are.
+async function handleInspect(msg) {
+  await boot(msg.id, msg.siteURL);
+  const bytes = msg.bytes ? new Uint8Array(msg.bytes) : await fetchModel(msg.id, msg.url);
+  const result = callPython("inspect", bytes, msg.dims || {}, msg.providers || null, msg.url || "<bytes>");
+  try {
+    const error = unwrapError(result);
+    if (error) return { error };
+    return { result: toJsAndDestroy(result.get("ok")) };
+  } finally {
+    result.destroy();
+  }
+}
+
+const handlers = {
+  cli: handleCli,
+  create: handleCreate,
+  inspect: handleInspect,
+  run: handleRun,
+  release: handleRelease,
+  status: handleStatus,
+};
 
 self.onmessage = async (event) => {
   const msg = event.data;

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import functools
 import gc
-import inspect
 import time
 import traceback
+from inspect import iscoroutinefunction
 
 import numpy as np
 
@@ -77,7 +77,7 @@ def _error(exc: BaseException) -> dict:
 def _entry(fn):
     """Wrap a bridge function so every outcome reaches the page as a dict;
     coroutine functions stay coroutines (JS receives a Promise)."""
-    if inspect.iscoroutinefunction(fn):
+    if iscoroutinefunction(fn):
 
         @functools.wraps(fn)
         async def async_wrapper(*args):
@@ -218,9 +218,24 @@ def _session(session_id: int):
         raise KeyError(f"session {session_id} does not exist (released?)") from None
 
 
+def run_options(cancelled=None, time_limit_ms=None):
+    """RunOptions for a page's run: ``cancelled`` is a JS function reading the
+    AbortSignal's shared flag, ``time_limit_ms`` the run's time limit."""
+    from wasm_rt import RunOptions
+
+    options = RunOptions()
+    if cancelled is not None:
+        options.cancel_check = lambda: bool(cancelled())
+    if time_limit_ms is not None:
+        options.time_limit = float(time_limit_ms) / 1000
+    return options
+
+
 @_entry
-async def run(session_id: int, feeds, fetches=None, profile: bool = False) -> dict:
+async def run(session_id: int, feeds, fetches=None, profile: bool = False, cancelled=None,
+              time_limit_ms=None) -> dict:
     session = _session(session_id)
+    options = run_options(cancelled, time_limit_ms)
     inputs = {}
     for feed in _to_py_list(feeds):
         name, type_name, dims, data = feed
@@ -229,9 +244,9 @@ async def run(session_id: int, feeds, fetches=None, profile: bool = False) -> di
     names = names or [o.name for o in session.get_outputs()]
     t0 = time.perf_counter()
     if profile and session.get_session_options().enable_profiling:
-        values, rows = await run_profiled(session, names, inputs)
+        values, rows = await run_profiled(session, names, inputs, options)
     else:
-        values, rows = await session.run_async(names, inputs), None
+        values, rows = await session.run_async(names, inputs, options), None
     run_ms = (time.perf_counter() - t0) * 1000
     return {
         "outputs": [output_to_js(n, v) for n, v in zip(names, values)],
@@ -246,10 +261,10 @@ def _to_py_list(value) -> list:
     return [list(item) for item in value]
 
 
-async def run_profiled(session, names, inputs):
+async def run_profiled(session, names, inputs, options=None):
     """Run once and return (values, per-node rows) from the session's profiler."""
     before = len(session.profile_events())
-    values = await session.run_async(names, inputs)
+    values = await session.run_async(names, inputs, options)
     events = session.profile_events()[before:]
     rows = [
         {
@@ -266,6 +281,19 @@ async def run_profiled(session, names, inputs):
 
         os.remove(session.end_profiling())
     return values, rows
+
+
+@_entry
+def inspect(model, dims=None, providers=None, source: str = "<bytes>") -> dict:
+    """``wasm_rt.inspect`` on the .onnx bytes the worker fetched (``InferenceSession.inspect``)."""
+    import wasm_rt
+
+    data = model.to_bytes() if hasattr(model, "to_bytes") else bytes(model)
+    dims = {str(k): int(v) for k, v in (_to_py(dims) or {}).items()}
+    names = providers_for(_to_py(providers)) if providers is not None else None
+    report = wasm_rt.inspect(data, dims=dims, providers=names).to_dict()
+    report["model"] = str(source)
+    return report
 
 
 @_entry
