@@ -105,6 +105,41 @@ _NUMERIC_FNS = {
 }
 
 
+_COMPARE_FNS = {"Equal": np.equal, "Less": np.less, "Greater": np.greater,
+                 "LessOrEqual": np.less_equal, "GreaterOrEqual": np.greater_equal,
+                 "And": np.logical_and, "Or": np.logical_or, "Xor": np.logical_xor}
+
+
+def _dims_equal(a, b) -> bool | None:
+    """Whether two dims are equal whatever the symbols are bound to; None if that depends."""
+    if isinstance(a, sy.Dim) or isinstance(b, sy.Dim):
+        if a == b:
+            return True
+        other = b if isinstance(a, sy.Dim) else a
+        return False if isinstance(other, int) and other < 0 else None
+    return a == b
+
+
+def _propagate(ctx: RuleContext, elem: str, vals: list[np.ndarray]) -> None:
+    """Contents of small integer results (shape arithmetic), symbolic dims included."""
+    op = ctx.node.op_type
+    concrete = all(v.dtype != object for v in vals)
+    if op == "Where":
+        ctx.set_value(0, np.where(vals[0].astype(bool), vals[1], vals[2]))
+    elif op == "Equal" and not concrete:
+        x, y = np.broadcast_arrays(*vals)
+        eq = [_dims_equal(p, q) for p, q in zip(x.reshape(-1).tolist(), y.reshape(-1).tolist())]
+        if None not in eq:
+            ctx.set_value(0, np.array(eq, dtype=bool).reshape(x.shape))
+    elif op in _COMPARE_FNS and concrete:
+        ctx.set_value(0, _COMPARE_FNS[op](*vals))
+    elif op in _NUMERIC_FNS and elem.startswith(("int", "uint")):
+        acc = vals[0].astype(object)
+        for v in vals[1:]:
+            acc = _NUMERIC_FNS[op](acc, v.astype(object))
+        ctx.set_value(0, acc)
+
+
 def broadcast_rule(elem_from: int | None = 0, out_elem: str | None = None,
                    inputs: slice | None = None):
     """Inputs broadcast together; element type of input ``elem_from`` or ``out_elem``."""
@@ -114,14 +149,9 @@ def broadcast_rule(elem_from: int | None = 0, out_elem: str | None = None,
         shapes = [ctx.shape(i) for i in idx if ctx.has(i)]
         elem = out_elem or ctx.elem(elem_from)
         out = T(elem, broadcast_shapes(*shapes))
-        fn = _NUMERIC_FNS.get(ctx.node.op_type)
         vals = [ctx.value(i) for i in idx if ctx.has(i)]
-        if fn is not None and vals and all(v is not None for v in vals) and elem.startswith(
-                ("int", "uint")):
-            acc = vals[0].astype(object)
-            for v in vals[1:]:
-                acc = fn(acc, v.astype(object))
-            ctx.set_value(0, acc)
+        if vals and all(v is not None for v in vals):
+            _propagate(ctx, elem, vals)
         return out
 
     return rule

@@ -145,8 +145,8 @@ def _skip_layer_norm(ctx: RuleContext):
     x = ctx.shape(0)
     y = T(ctx.elem(0), x)
     stat = T("float", None if x is None else tuple(x[:-1]) + (1,))
-    simplified = ctx.node.op_type.startswith("SkipSimplified")
-    return [y, stat, y] if simplified else [y, stat, stat, y]
+    # Both forms declare (output, mean, inv_std_var, input_skip_bias_sum).
+    return [y, stat, stat, y]
 
 
 shape_rule("SimplifiedLayerNormalization", domain=MS)(layer_norm)
@@ -412,3 +412,56 @@ def _feature_vectorizer(ctx: RuleContext):
     return T("float", (_rows(ctx), sum(dims)))
 
 
+
+
+@shape_rule("QAttention", domain=MS)
+def _q_attention(ctx: RuleContext):
+    x, w = ctx.shape(0), ctx.shape(1)
+    elem = ctx.elem(3) if ctx.elem(3) != "unknown" else "float"  # the input scale's type
+    heads = ctx.attr("num_heads")
+    if x is None or w is None:
+        return [T(elem, None), T(elem, None)]
+    b, s = x[0], x[1]
+    hidden = sy.floordiv(w[1], 3)
+    past = ctx.shape(8)
+    share = ctx.attr("past_present_share_buffer", 0)
+    total = s if past is None else (past[3] if share else sy.add(past[3], s))
+    return [T(elem, (b, s, hidden)), T(elem, (2, b, heads, total, sy.floordiv(hidden, heads)))]
+
+
+@shape_rule("QEmbedLayerNormalization", domain=MS)
+def _q_embed_layer_norm(ctx: RuleContext):
+    ids, word = ctx.shape(0), ctx.shape(2)
+    elem = ctx.elem(8) if ctx.elem(8) != "unknown" else "float"  # the dequantized type
+    if ids is None or word is None:
+        return [T(elem, None), T("int32", None)]
+    return [T(elem, (ids[0], ids[1], word[1])), T("int32", (ids[0],))]
+
+
+def _map_value_elem(ctx: RuleContext) -> str:
+    """'float' from an input typed 'map(int64,tensor(float))'."""
+    t = ctx.elem(0)
+    if t.startswith("map(") and "tensor(" in t:
+        return t[t.index("tensor(") + len("tensor("):].rstrip(")")
+    return "unknown"
+
+
+@shape_rule("DictVectorizer", domain=ML)
+def _dict_vectorizer(ctx: RuleContext):
+    vocab = ctx.attr("string_vocabulary") or ctx.attr("int64_vocabulary") or []
+    return T(_map_value_elem(ctx), (1, len(vocab)))
+
+
+@shape_rule("CastMap", domain=ML)
+def _cast_map(ctx: RuleContext):
+    elem = {"TO_FLOAT": "float", "TO_STRING": "string", "TO_INT64": INT64}.get(
+        ctx.attr("cast_to", "TO_FLOAT"), "unknown")
+    n = ctx.attr("max_map", 1) if ctx.attr("map_form", "DENSE") == "SPARSE" else ctx.fresh()
+    return T(elem, (1, n))
+
+
+@shape_rule("DynamicQuantizeLSTM", domain=MS)
+def _dynamic_quantize_lstm(ctx: RuleContext):
+    from .shape_rules_nn import _rnn
+
+    return _rnn(ctx)
