@@ -40,7 +40,9 @@ def qa_inputs(wdt=I8, per_column=False, mask=None, past=0, zero_points=True):
     if per_column:
         w_scale = (RNG.random(cols) * 0.01 + 0.001).astype(F32)
         # int8 weights are symmetric (zero point 0); uint8 ones have any per column.
-        w_zp = np.zeros(cols, I8) if wdt == I8 else RNG.integers(100, 156, cols).astype(U8)
+        w_zp = (
+            np.zeros(cols, I8) if wdt == I8 else RNG.integers(100, 156, cols).astype(U8)
+        )
     else:
         w_scale = np.array(0.004, F32)
         w_zp = np.array(3 if wdt == I8 else 131, wdt)
@@ -137,7 +139,9 @@ def qe_inputs(dtype=U8, segment=True, mask=True, seq=5):
         return np.array(RNG.random() * 0.05 + 0.01, F32)
 
     def zp():
-        return np.array(RNG.integers(0, 20) if dtype == U8 else RNG.integers(-5, 5), dtype)
+        return np.array(
+            RNG.integers(0, 20) if dtype == U8 else RNG.integers(-5, 5), dtype
+        )
 
     return {
         "input_ids": RNG.integers(0, VOCAB, (B, seq)).astype(I32),
@@ -187,7 +191,6 @@ def test_qembed_layer_norm_mask_index_counts_ones():
     np.testing.assert_array_equal(mask_index, [3, 0])
 
 
-
 # --------------------------------------------------------- DynamicQuantizeLSTM
 # onnxruntime quantizes H per step over the whole batch with one intra-op
 # thread, but per block of batch rows with several (its own results then move
@@ -229,11 +232,19 @@ def lstm_inputs(dirs=1, wdt=I8, per_column=False, lens=None, states=False,
         "X": RNG.standard_normal((SEQ, LB, LIN)).astype(F32),
         "W": q((dirs, LIN, cols)),
         "R": q((dirs, LH, cols)),
-        "B": (RNG.standard_normal((dirs, 2 * cols)) * 0.5).astype(F32) if bias else None,
+        "B": (RNG.standard_normal((dirs, 2 * cols)) * 0.5).astype(F32)
+        if bias
+        else None,
         "sequence_lens": None if lens is None else np.asarray(lens, I32),
-        "initial_h": RNG.standard_normal((dirs, LB, LH)).astype(F32) if states else None,
-        "initial_c": RNG.standard_normal((dirs, LB, LH)).astype(F32) if states else None,
-        "P": (RNG.standard_normal((dirs, 3 * LH)) * 0.3).astype(F32) if peephole else None,
+        "initial_h": RNG.standard_normal((dirs, LB, LH)).astype(F32)
+        if states
+        else None,
+        "initial_c": RNG.standard_normal((dirs, LB, LH)).astype(F32)
+        if states
+        else None,
+        "P": (RNG.standard_normal((dirs, 3 * LH)) * 0.3).astype(F32)
+        if peephole
+        else None,
         "W_scale": scale(),
         "W_zero_point": zero_point(),
         "R_scale": scale(),

@@ -480,7 +480,9 @@ def test_tree_classifier_one_class_refused():
 def map_model(op_type, key, value, out, **attrs):
     from onnx import helper
 
-    map_type = helper.make_map_type_proto(key, helper.make_tensor_type_proto(value, None))
+    map_type = helper.make_map_type_proto(
+        key, helper.make_tensor_type_proto(value, None)
+    )
     graph = helper.make_graph(
         [helper.make_node(op_type, ["X"], ["Y"], domain=ML, **attrs)], "g",
         [helper.make_value_info("X", map_type)],
@@ -530,13 +532,17 @@ def test_dict_vectorizer_int_keys():
     ],
 )  # fmt: skip
 def test_dict_vectorizer_other_value_types(key, value, vocab, feed, expected):
-    y = run_wasm_rt(map_model("DictVectorizer", key, value, value, **vocab), {"X": feed})[0]
+    y = run_wasm_rt(
+        map_model("DictVectorizer", key, value, value, **vocab), {"X": feed}
+    )[0]
     assert y.dtype == expected.dtype
     np.testing.assert_array_equal(y, expected)
 
 
 def test_dict_vectorizer_bad_maps():
-    model = map_model("DictVectorizer", T_STR, T_FLOAT, T_FLOAT, string_vocabulary=["a"])
+    model = map_model(
+        "DictVectorizer", T_STR, T_FLOAT, T_FLOAT, string_vocabulary=["a"]
+    )
     sess = wasm_rt.InferenceSession(model)
     with pytest.raises(wasm_rt.InvalidArgument, match="keys must be strings"):
         sess.run(None, {"X": {1: 2.0}})
@@ -566,7 +572,9 @@ def test_cast_map_string_values():
 
     feed = {3: "1.5e1x", 1: " -2", 0: "0x1p3"}
     y = run("TO_FLOAT", T_FLOAT, feed, map_form="SPARSE", max_map=5)
-    np.testing.assert_array_equal(y, np.array([[8.0, -2.0, 0.0, 15.0, 0.0]], np.float32))
+    np.testing.assert_array_equal(
+        y, np.array([[8.0, -2.0, 0.0, 15.0, 0.0]], np.float32)
+    )
     y = run("TO_INT64", T_INT64, {3: "7", 1: "12abc"})
     np.testing.assert_array_equal(y, np.array([[12, 7]], np.int64))
     y = run("TO_STRING", T_STR, {2: "b"}, map_form="SPARSE", max_map=3)

@@ -112,7 +112,9 @@ def q_attention(
     if input_zero_point is not None:
         a_zp = _one(input_zero_point, "input_zero_point", op)
         if a_zp.dtype != np.uint8:
-            raise InvalidArgument(f"{op}: input_zero_point must be uint8, got {a_zp.dtype}")
+            raise InvalidArgument(
+                f"{op}: input_zero_point must be uint8, got {a_zp.dtype}"
+            )
     w_zp = weight.dtype.type(0)
     if weight_zero_point is not None:
         w_zp = _scalar_or_column(weight_zero_point, n3, "weight_zero_point", op)
@@ -207,7 +209,9 @@ def q_embed_layer_norm(
     params = {}
     for name, (t, s, z) in tables.items():
         if t is None or s is None or z is None:
-            raise InvalidArgument(f"{op}: {name}, its scale and its zero point are required")
+            raise InvalidArgument(
+                f"{op}: {name}, its scale and its zero point are required"
+            )
         if t.dtype != qdt or np.asarray(z).dtype != qdt:
             raise InvalidArgument(
                 f"{op}: {name} and its zero point must be {qdt} like word_embedding, got "
@@ -223,7 +227,9 @@ def q_embed_layer_norm(
         return (q.astype(np.int32) - z).astype(F32) * s
 
     if word_embedding.ndim != 2:
-        raise InvalidArgument(f"{op}: word_embedding must be 2-D, got {word_embedding.shape}")
+        raise InvalidArgument(
+            f"{op}: word_embedding must be 2-D, got {word_embedding.shape}"
+        )
     ids = np.asarray(input_ids)
     if ids.dtype != np.int32:
         raise InvalidArgument(f"{op}: input_ids must be int32, got {ids.dtype}")
@@ -297,7 +303,11 @@ def mlas_tanh(x):
 
 
 # onnxruntime's alpha/beta defaults for activations given without them (others 0).
-_ORT_ACT_DEFAULTS = {"leakyrelu": (0.01, 0.0), "hardsigmoid": (0.2, 0.5), "elu": (1.0, 0.0)}
+_ORT_ACT_DEFAULTS = {
+    "leakyrelu": (0.01, 0.0),
+    "hardsigmoid": (0.2, 0.5),
+    "elu": (1.0, 0.0),
+}
 
 
 def _ort_activations(names, alphas, betas, op):
@@ -335,8 +345,10 @@ def _direction_params(scale, zp, dirs, hidden, weights, what, op):
     for name, t in (("scale", scale), ("zero_point", zp)):
         if t is None:
             raise InvalidArgument(f"{op}: {what}_{name} is required")
-        if t.ndim not in (1, 2) or t.shape[0] != dirs or (
-            t.ndim == 2 and t.shape[1] != 4 * hidden
+        if (
+            t.ndim not in (1, 2)
+            or t.shape[0] != dirs
+            or (t.ndim == 2 and t.shape[1] != 4 * hidden)
         ):
             raise InvalidArgument(
                 f"{op}: {what}_{name} must be [{dirs}] (per tensor) or "
@@ -495,8 +507,10 @@ def dynamic_quantize_lstm(
         lens = np.full(batch, seq, np.int64)
     else:
         lens = np.asarray(sequence_lens).astype(np.int64)
-        if sequence_lens.dtype != np.int32 or lens.shape != (batch,) or np.any(
-            (lens < 0) | (lens > seq)
+        if (
+            sequence_lens.dtype != np.int32
+            or lens.shape != (batch,)
+            or np.any((lens < 0) | (lens > seq))
         ):
             raise InvalidArgument(
                 f"{op}: sequence_lens must be int32 [{batch}] with values in [0, {seq}], "

@@ -424,7 +424,9 @@ def feature_vectorizer(*inputs, inputdimensions=None):
 
 def _map_input(m, op: str) -> dict:
     if not isinstance(m, dict):
-        raise InvalidArgument(f"{op}: the input must be a map (dict), got {type(m).__name__}")
+        raise InvalidArgument(
+            f"{op}: the input must be a map (dict), got {type(m).__name__}"
+        )
     return m
 
 
@@ -477,7 +479,9 @@ def dict_vectorizer(x, *, int64_vocabulary=None, string_vocabulary=None):
     _check_keys(m.keys(), bool(string_vocabulary), op)
     dt = _map_value_dtype(list(m.values()), op)
     if string_vocabulary and dt == np.dtype(object):
-        raise InvalidArgument(f"{op}: map(string, string) is not a DictVectorizer input")
+        raise InvalidArgument(
+            f"{op}: map(string, string) is not a DictVectorizer input"
+        )
     check_alloc((1, len(vocab)), dt, f"{op} output")
     table = {int(k) if not isinstance(k, str) else k: v for k, v in m.items()}
     missing = "" if dt == np.dtype(object) else 0
@@ -543,9 +547,13 @@ def cast_map(x, *, cast_to="TO_FLOAT", map_form="DENSE", max_map=1):
             f"{op}: cast_to must be TO_FLOAT, TO_STRING or TO_INT64, got {cast_to!r}"
         )
     if map_form not in ("DENSE", "SPARSE"):
-        raise InvalidArgument(f"{op}: map_form must be DENSE or SPARSE, got {map_form!r}")
+        raise InvalidArgument(
+            f"{op}: map_form must be DENSE or SPARSE, got {map_form!r}"
+        )
     if map_form == "SPARSE" and max_map <= 0:
-        raise InvalidArgument(f"{op}: max_map must be > 0 with map_form SPARSE, got {max_map}")
+        raise InvalidArgument(
+            f"{op}: max_map must be > 0 with map_form SPARSE, got {max_map}"
+        )
     m = _map_input(x, op)
     _check_keys(m.keys(), False, op)
     if m:
