@@ -14,12 +14,18 @@ from onnx import TensorProto as TP
 from onnx import helper, numpy_helper
 
 import wasm_rt
-from wasm_rt.errors import InvalidArgument, InvalidGraph, InvalidProtobuf, NoSuchFile, WasmRtError
+from wasm_rt.errors import (
+    InvalidArgument,
+    InvalidGraph,
+    InvalidProtobuf,
+    NoSuchFile,
+    WasmRtError,
+)
 
 V = helper.make_tensor_value_info
 
 
-def M(nodes, inputs, outputs, inits=(), functions=(), opsets=()):  # noqa: N802
+def M(nodes, inputs, outputs, inits=(), functions=(), opsets=()):
     """An opset-17, IR-8 model's bytes."""
     g = helper.make_graph(nodes, "g", inputs, outputs, list(inits))
     imports = [helper.make_opsetid("", 17)] + [helper.make_opsetid(d, 1) for d in opsets]
@@ -28,7 +34,7 @@ def M(nodes, inputs, outputs, inits=(), functions=(), opsets=()):  # noqa: N802
     return m.SerializeToString()
 
 
-def T(name, arr):  # noqa: N802
+def T(name, arr):
     return numpy_helper.from_array(np.asarray(arr), name)
 
 

@@ -6,11 +6,11 @@ go through ``np.char`` where it exists and ``np.frompyfunc`` otherwise.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
+from .. import errors
 from ..registry import register
+from ._re2 import RegexError, RegexUnsupported, compile_regex
 
 
 def _to_object(a) -> np.ndarray:
@@ -64,12 +64,16 @@ def string_normalizer(
 @register("RegexFullMatch", since=20)
 def regex_full_match(x, *, pattern=""):
     x = _check_strings(x, "RegexFullMatch")
+    # RE2 syntax matched in linear time (not Python's backtracking re: a hostile
+    # pattern/text pair must not take exponential time).
     try:
-        regex = re.compile(pattern)
-    except re.error as e:
-        raise ValueError(f"RegexFullMatch: invalid pattern {pattern!r}: {e}") from None
-    match = np.frompyfunc(lambda s: regex.fullmatch(s) is not None, 1, 1)
-    return match(x).astype(bool).reshape(x.shape)
+        regex = compile_regex(pattern)
+    except RegexUnsupported as e:
+        raise errors.NotImplemented(f"RegexFullMatch: {e}") from None
+    except RegexError as e:
+        raise errors.InvalidArgument(f"RegexFullMatch: invalid RE2 pattern: {e}") from None
+    match = np.frompyfunc(lambda s: regex.fullmatch(s), 1, 1)
+    return match(x.astype(object)).astype(bool).reshape(x.shape)
 
 
 @register("StringConcat", since=20)
