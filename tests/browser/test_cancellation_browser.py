@@ -12,7 +12,7 @@ import pytest
 from conftest import open_runner
 from onnx import TensorProto, helper
 
-from wasm_rt.site.server import MIME_TYPES, SiteRequestHandler
+from wasm_rt.site.server import SiteRequestHandler
 
 # A Loop of M Add iterations: M = 1e9 runs for hours unless it is stopped.
 RUN_LOOP = """async ([trips, options, abortAfterMs]) => {
@@ -108,9 +108,7 @@ def test_already_aborted_signal_rejects_before_running(rt_page, loop_model):
 
 
 class _NoIsolationHandler(SiteRequestHandler):
-    """The site without COOP/COEP: no SharedArrayBuffer in the page."""
-
-    extensions_map = {**SiteRequestHandler.extensions_map, **MIME_TYPES}
+    """The site without COOP/COEP (MIME types kept): no SharedArrayBuffer in the page."""
 
     def end_headers(self) -> None:
         http.server.SimpleHTTPRequestHandler.end_headers(self)
