@@ -403,6 +403,11 @@ def _workspace(node: Node, sizes: _Sizes) -> int:
             grow = [pads[i] + pads[i + spatial] for i in range(spatial)] if any(pads) else w[2:]
             padded = x[0] * x[1] * math.prod(n + g for n, g in zip(x[2:], grow)) * item
         return cols + padded
+    if node.op_type == "MatMulNBits" and node.domain == "com.microsoft":
+        # B is dequantized 4 MiB of float32 columns at a time (ops/contrib_quant.py): the
+        # unpacked codes, their float32 copy and the gathered scales are alive together.
+        k, n = node.attrs.get("K") or 0, node.attrs.get("N") or 0
+        return 3 * min(4 * k * n, 1 << 22)
     if node.op_type in ("MaxPool", "AveragePool", "LpPool"):
         pads = node.attrs.get("pads")
         return sizes.nbytes(node.inputs[0]) if pads and any(pads) else 0
