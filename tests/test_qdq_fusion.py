@@ -233,3 +233,30 @@ def test_quantize_linear_of_a_scalar():
         np.array(1.26, np.float32), np.array(0.1, np.float32), np.array(3, np.uint8)
     )
     assert q.shape == () and q.dtype == np.uint8 and int(q) == 16
+
+
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_dynamic_int8_products_fuse_to_matmul_integer_to_float(tmp_path, per_channel):
+    # quantize_dynamic's DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul [-> Add]
+    # becomes MatMulIntegerToFloat: the same float32 operations, so the fused model
+    # equals the unfused one bit for bit.
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    graph, shapes = _ffn()
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    src, dst = tmp_path / "f32.onnx", tmp_path / "dyn.onnx"
+    onnx.save(model, src)
+    quantize_dynamic(src, dst, weight_type=QuantType.QInt8, per_channel=per_channel)
+    data = dst.read_bytes()
+    feeds = {"x": np.random.default_rng(4).standard_normal(shapes["x"]).astype(np.float32)}
+    fused, ops = _run_ours(data, feeds, Level.ORT_ENABLE_ALL)
+    assert "com.microsoft:MatMulIntegerToFloat" in ops and "MatMulInteger" not in ops
+    assert "Cast" not in ops
+    plain, plain_ops = _run_ours(data, feeds, Level.ORT_ENABLE_BASIC)
+    assert "MatMulInteger" in plain_ops
+    want = _run_ort(data, feeds, ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
+    for w, f, p in zip(want, fused, plain):
+        np.testing.assert_array_equal(f, p)
+        # The float Softmax at the end: exp and the sum differ in the last bits.
+        np.testing.assert_allclose(f, w, rtol=1e-6, atol=1e-7)

@@ -255,7 +255,96 @@ def _match_gemm(v: _View, node: Node, q: _QParams | None):
 
 
 def fuse_qdq(graph: Graph, ctx: PassContext) -> bool:
-    """Rewrite the QDQ groups onnxruntime fuses; True if any was."""
+    """Rewrite the QDQ groups and dynamic int8 products onnxruntime fuses."""
+    groups = _fuse_groups(graph, ctx)
+    return _fuse_integer_to_float(graph, ctx) or groups
+
+
+def _fuse_integer_to_float(graph: Graph, ctx: PassContext) -> bool:
+    """quantize_dynamic's MatMulInteger -> Cast -> Mul(., a_scale * b_scale)
+    [-> Add(., bias)] becomes com.microsoft MatMulIntegerToFloat (onnxruntime's
+    MatMulIntegerToFloatFusion). The kernel does the same float32 operations in
+    the same order (float32(acc) * (a_scale * b_scale) + bias), so outputs are
+    bit-identical; the Cast, Mul and Add nodes and their buffers go."""
+    if not any(n.op_type == "MatMulInteger" for n in graph.nodes):
+        return False
+    v = _View(graph, ctx)
+    replaced: dict[int, Node] = {}
+    dropped: set[int] = set()
+    for mmi in graph.nodes:
+        if mmi.op_type != "MatMulInteger" or mmi.domain or len(mmi.inputs) < 2:
+            continue
+        found = _int_to_float_chain(v, mmi)
+        if found is not None:
+            replaced[id(mmi)] = found[0]
+            dropped.update(id(n) for n in found[1])
+    if not replaced:
+        return False
+    graph.nodes = [replaced.get(id(n), n) for n in graph.nodes if id(n) not in dropped]
+    if isinstance(ctx.opsets, dict):
+        ctx.opsets.setdefault(MS, 1)
+    return True
+
+
+def _only_user(v: _View, name: str, op: str) -> Node | None:
+    users = v.consumers.get(name, [])
+    if (
+        name in v.outputs
+        or len(users) != 1
+        or users[0].op_type != op
+        or users[0].domain
+    ):
+        return None
+    return users[0]
+
+
+def _int_to_float_chain(v: _View, mmi: Node):
+    a, b = mmi.inputs[0], mmi.inputs[1]
+    dql = v.producer.get(a)
+    if dql is None or dql.op_type != "DynamicQuantizeLinear" or b not in v.consts:
+        return None
+    a_scale, a_zp = dql.outputs[1], dql.outputs[2]
+    ins = mmi.inputs + [""] * (4 - len(mmi.inputs))
+    if ins[2] != a_zp or (ins[3] and ins[3] not in v.consts) or v.consts[b].ndim != 2:
+        return None
+    cast = _only_user(v, mmi.outputs[0], "Cast")
+    if cast is None or cast.attrs.get("to") != 1:  # float32
+        return None
+    mul = _only_user(v, cast.outputs[0], "Mul")
+    if mul is None:
+        return None
+    scale_name = mul.inputs[1] if mul.inputs[0] == cast.outputs[0] else mul.inputs[0]
+    smul = v.producer.get(scale_name)
+    if (
+        smul is None
+        or smul.op_type != "Mul"
+        or smul.domain
+        or a_scale not in smul.inputs
+    ):
+        return None
+    b_scale = smul.inputs[1] if smul.inputs[0] == a_scale else smul.inputs[0]
+    n = v.consts[b].shape[1]
+    bs = v.consts.get(b_scale)
+    if bs is None or bs.dtype != np.float32 or bs.size not in (1, n) or bs.ndim > 1:
+        return None
+    # The product a_scale * b_scale must be the one the kernel forms (a first).
+    if smul.inputs[0] != a_scale:
+        return None
+    out, absorbed, bias = mul.outputs[0], [cast, mul], ""
+    add = _only_user(v, out, "Add")
+    if add is not None:
+        other = add.inputs[1] if add.inputs[0] == out else add.inputs[0]
+        c = v.consts.get(other)
+        if c is not None and c.dtype == np.float32 and c.shape == (n,) and other != out:
+            out, bias = add.outputs[0], other
+            absorbed.append(add)
+    inputs = [a, b, a_scale, b_scale, a_zp, ins[3], bias]
+    while inputs and not inputs[-1]:
+        inputs.pop()
+    return Node(mmi.name, "MatMulIntegerToFloat", MS, inputs, [out], {}), absorbed
+
+
+def _fuse_groups(graph: Graph, ctx: PassContext) -> bool:
     if not any(n.op_type == "DequantizeLinear" for n in graph.nodes):
         return False
     v = _View(graph, ctx)
