@@ -130,6 +130,11 @@ def numpy_dtype(elem_type: str):
 _NAME_TO_CODE = {v: k for k, v in dtypes.ONNX_TYPE_NAMES.items()}
 
 
+def numpy_dtype_of_code(code: int):
+    """The numpy dtype of an ONNX element type code, or None."""
+    return numpy_dtype(dtypes.type_name(int(code)))
+
+
 def itemsize(elem_type: str) -> float:
     """Bytes per element (sub-byte types count as fractions), 8 for unknown/strings."""
     if elem_type in ("uint4", "int4", "float4e2m1"):
@@ -443,7 +448,7 @@ def node_output_types(node: Node, opset: int, args: Sequence[Any],
             continue
         types.append(ValueType(type_name_of(dtype), tuple(int(d) for d in shape)))
         size = getattr(a, "size", MAX_PROPAGATED + 1)
-        vals.append(a if size <= MAX_PROPAGATED and dtype is not None and dtype.kind in "biu"
+        vals.append(a if size <= MAX_PROPAGATED and dtype is not None and dtype.kind in "biuf"
                     else None)
     counter = itertools.count()
     ctx = RuleContext(node, opset, types, vals, lambda: symbolic.sym(f"unk__{next(counter)}"),
