@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from . import cancel
+from .alloc_checks import compile_check
 from .errors import Fail, InvalidArgument, InvalidGraph, MemoryLimitError, NotImplemented, WasmRtError
 from .ir import Graph, Node
 from .providers.base import ExecutionProvider
@@ -225,7 +226,13 @@ class Executor:
         node = step.node
         args = [env[n] if n else None for n in node.inputs]
         start = self.profiler.now_us() if self.profiler else 0.0
+        # The size check compiled once per step (None for ops that cannot grow).
+        check = step.__dict__.get("alloc_check", _UNCOMPILED)
+        if check is _UNCOMPILED:
+            check = step.alloc_check = compile_check(node, step.opset)
         try:
+            if check is not None:
+                check(args)  # output sizes against the memory limit, before allocating
             if step.kernel.context:
                 ctx = KernelContext(
                     node_name=node.name,
@@ -268,6 +275,9 @@ class Executor:
                 {"op_name": node.op_type, "provider": step.provider, "node_index": node.name,
                  "output_type_shape": [_shape_of(v) for v in results]},
             )
+
+
+_UNCOMPILED = object()
 
 
 def _wrap(cls: type, step: Step, cause: BaseException) -> WasmRtError:
