@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..cancel import checkpoint
+from ..errors import InvalidArgument
+from ..limits import check_alloc
 from ..registry import KernelContext, register
 from ._common import normalize_axis
 
@@ -25,6 +27,27 @@ def if_(ctx: KernelContext, cond, *, then_branch, else_branch):
             f"the If node has {ctx.num_outputs}"
         )
     return tuple(outputs)
+
+
+def _check_stacked(values: list, count: int, what: str) -> None:
+    """The stacked size of ``count`` per-iteration outputs like the last one, against
+    the memory limit, checked as the stack grows (not after it is built)."""
+    last = values[-1] if values else None
+    if isinstance(last, np.ndarray):
+        check_alloc((count,) + last.shape, last.dtype, what)
+
+
+def _check_num_scan_inputs(num_scan_inputs, n_inputs: int, n_body_inputs: int) -> None:
+    if not isinstance(num_scan_inputs, int) or not 0 < num_scan_inputs <= n_inputs:
+        raise InvalidArgument(
+            f"Scan: num_scan_inputs must be between 1 and the {n_inputs} inputs given, "
+            f"got {num_scan_inputs!r}"
+        )
+    if n_body_inputs != n_inputs:
+        raise InvalidArgument(
+            f"Scan: the body takes {n_body_inputs} inputs, the node gives {n_inputs} "
+            "(states + scan inputs)"
+        )
 
 
 def _stack(values: list, like=None):
@@ -60,6 +83,7 @@ def loop(ctx: KernelContext, max_trip_count, cond, *initial, body):
         carried = list(out[1 : 1 + n_carried])
         for k in range(n_scan):
             scans[k].append(out[1 + n_carried + k])
+            _check_stacked(scans[k], len(scans[k]), f"Loop scan output {k}")
         i += 1
     return tuple(carried) + tuple(_stack(s) for s in scans)
 
@@ -81,6 +105,8 @@ def _scan_core(ctx, states, scan_inputs, body, in_axes, in_dirs, out_axes, out_d
         states = out[: len(states)]
         for k in range(n_out_scan):
             per_iter[k].append(out[len(states) + k])
+            if t == 0:  # every iteration's output has the first one's shape
+                _check_stacked(per_iter[k], steps, f"Scan scan output {k}")
     results = []
     for k, vals in enumerate(per_iter):
         if out_dirs[k]:
@@ -101,6 +127,7 @@ def scan(
     scan_output_axes=None,
     scan_output_directions=None,
 ):
+    _check_num_scan_inputs(num_scan_inputs, len(inputs), len(body.inputs))
     n_state = len(inputs) - num_scan_inputs
     states, scan_in = list(inputs[:n_state]), [np.asarray(x) for x in inputs[n_state:]]
     n_out_scan = len(body.outputs) - n_state
@@ -117,6 +144,7 @@ def scan(
 @register("Scan", since=8, context=True)
 def scan_8(ctx: KernelContext, sequence_lens, *inputs, body, num_scan_inputs, directions=None):
     """Opset 8: a leading batch axis on every input, sequences along axis 1."""
+    _check_num_scan_inputs(num_scan_inputs, len(inputs), len(body.inputs))
     n_state = len(inputs) - num_scan_inputs
     batch = np.asarray(inputs[0]).shape[0]
     dirs = directions or [0] * num_scan_inputs
