@@ -163,7 +163,14 @@ def model_proto(graph: Graph, original: pb.ModelProto, opsets: dict[str, int]) -
             domains.setdefault(node.domain, 1)
         for domain, version in sorted(domains.items()):
             model.opset_import.add(domain=domain, version=int(version))
-        model.graph.CopyFrom(_graph_proto(graph))
+        # Initializers the passes left unused (folded weights ...) are not written.
+        used = {vi.name for vi in graph.outputs} | {vi.name for vi in graph.inputs}
+        for node in graph.nodes:
+            used.update(node.inputs)
+            for g in node.subgraphs():
+                used |= g.outer_refs()
+        kept = [(n, a) for n, a in graph.initializers.items() if n in used]
+        model.graph.CopyFrom(_graph_proto(graph, kept))
     finally:
         _known_types.clear()
     return model

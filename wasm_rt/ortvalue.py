@@ -79,7 +79,7 @@ class OrtDeviceVendorId(IntEnum):
 
 
 # onnxruntime's OrtDevice::DeviceType codes and the vendor each device name implies.
-_DEVICE_TYPES = {"cpu": 0, "cuda": 1, "gpu": 1, "webgpu": 1, "npu": 3, "dml": 4, "cann": 3}
+_DEVICE_TYPES = {"cpu": 0, "cuda": 1, "gpu": 1, "webgpu": 1, "dml": 1, "npu": 3, "cann": 3}
 _DEVICE_VENDORS = {"cuda": OrtDeviceVendorId.NVIDIA, "dml": OrtDeviceVendorId.MICROSOFT,
                    "cann": OrtDeviceVendorId.HUAWEI, "webgpu": OrtDeviceVendorId.NONE}
 
