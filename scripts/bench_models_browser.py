@@ -127,6 +127,20 @@ async def profile_ops(name, spec, top=6):
 def _held(sess):
     return sum(v.nbytes for v in sess._graph.initializers.values())
 
+async def cprofile_run(name, spec, runs=3, top=18):
+    import cProfile, io, pstats
+    feeds = await _feeds(spec)
+    sess = wasm_rt.InferenceSession(await _bytes(name + ".onnx"))
+    sess.run(None, feeds)
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(runs):
+        sess.run(None, feeds)
+    prof.disable()
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(top)
+    return json.dumps(out.getvalue())
+
 async def memory_probe(name, spec):
     model = await _bytes(name + ".onnx")
     feeds = await _feeds(spec)
@@ -231,6 +245,11 @@ def main() -> None:
     ap.add_argument("--size", choices=["tiny", "small"], default="tiny")
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--models", default="bert,gpt2,llama")
+    ap.add_argument(
+        "--cprofile",
+        default="",
+        help="base_variant (e.g. bert_int8_dynamic): cProfile it in the page",
+    )
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -286,12 +305,19 @@ def main() -> None:
                     probe = py(page, f"await memory_probe({name!r}, {spec})")
                     probe["wasm_growth"] = page.evaluate("window.wasmBytes()") - before
                     memory[label]["page"] = probe
+            if args.cprofile:
+                base = args.cprofile.split("_")[0]
+                code = f"await cprofile_run({args.cprofile!r}, {json.dumps(specs[base])})"
+                print(f"cProfile of 3 runs of {args.cprofile} in the page:")
+                print(py(page, code), flush=True)
             for base, label in paths:
                 name, spec = f"{base}_{label}", specs[base]
                 res = results[base, label] = {}
                 try:
                     code = f"await bench_wasm_rt({name!r}, {json.dumps(spec)}, True, {args.runs})"
-                    res["wasm_rt"] = statistics.median(py(page, code)["times"])
+                    times = py(page, code)["times"]
+                    res["wasm_rt"] = statistics.median(times)
+                    res["wasm_rt_times_ms"] = [round(t * 1000, 2) for t in times]
                     res["profile"] = py(
                         page, f"await profile_ops({name!r}, {json.dumps(spec)})"
                     )
