@@ -478,3 +478,20 @@ def test_adapters_written_by_either_runtime_are_read_by_both(tmp_path):
         f.write(b"\x0c\x00\x00\x00TORT" + b"\xff" * 8)
     with pytest.raises(wasm_rt.InvalidArgument, match="corrupt|truncated"):
         wasm_rt.AdapterFormat.read_adapter(str(tmp_path / "bad.onnx_adapter"))
+
+
+def test_sequence_outputs_as_ortvalues_match_onnxruntime():
+    g = helper.make_graph([helper.make_node("SequenceConstruct", ["a", "b"], ["s"])], "g",
+                          [helper.make_tensor_value_info("a", TensorProto.INT64, [2]),
+                           helper.make_tensor_value_info("b", TensorProto.INT64, [2])],
+                          [helper.make_tensor_sequence_value_info("s", TensorProto.INT64, None)])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    feeds = {"a": np.array([1, 2], np.int64), "b": np.array([3, 4], np.int64)}
+    (ours,) = wasm_rt.InferenceSession(m.SerializeToString()).run_with_ort_values(None, feeds)
+    (theirs,) = ort.InferenceSession(m.SerializeToString()).run_with_ort_values(
+        None, {k: ort.OrtValue.ortvalue_from_numpy(v) for k, v in feeds.items()})
+    for q in ("is_tensor", "is_tensor_sequence", "has_value", "data_type"):
+        assert getattr(ours, q)() == getattr(theirs, q)(), q
+    with pytest.raises(RuntimeError):
+        ours.numpy()
