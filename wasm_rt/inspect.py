@@ -164,9 +164,14 @@ def inspect(
     if unknown:
         raise InvalidArgument(f"inspect: unknown provider(s) {unknown}; use {NUMPY} or {WEBGPU}")
     wanted = [NUMPY if p == "CPUExecutionProvider" else p for p in wanted]
-    sizes = _Sizes(inference.values, bindings)
     overridable = {vi.name for vi in graph.inputs if vi.name in graph.initializers} \
         if proto.ir_version >= 4 else set()
+    # The memory estimate walks the graph as the session will plan it: the rewrites
+    # that run before constant folding (QDQ fusion ...) need no weights, so they run
+    # here on a second metadata graph; folding itself is modelled in estimate_memory.
+    planned, _ = metadata_graph(proto)
+    _structural_passes(planned, opsets, overridable, optimization_level)
+    sizes = _Sizes(infer(planned, opsets, bindings).values, bindings)
     report = InspectReport(
         model=source,
         ir_version=int(proto.ir_version),
@@ -181,12 +186,26 @@ def inspect(
         outputs=[_io(vi.name, inference) for vi in graph.outputs],
         dims=dims,
         assumed_dims=assumed,
-        memory=estimate_memory(graph, opsets, sizes, overridable, optimization_level >= 1),
+        memory=estimate_memory(planned, opsets, sizes, overridable, optimization_level >= 1),
         inference_problems=list(inference.problems),
     )
     report.op_counts, report.node_count = _count_ops(proto.graph.node)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _structural_passes(graph: Graph, opsets, overridable, level: int) -> None:
+    """The session's optimizer passes that come before constant folding, which are
+    rewrites of the graph's structure (they see weights' dtypes and small constants)."""
+    from .optimizer import PASSES, PassContext
+    from .providers import NumpyExecutionProvider
+
+    ctx = PassContext(opsets, [NumpyExecutionProvider()], frozenset(overridable))
+    for min_level, name, fn in PASSES:
+        if name == "constant_folding":
+            return
+        if level >= min_level:
+            fn(graph, ctx)
 
 
 def _input_symbols(graph: Graph) -> list[str]:
@@ -408,10 +427,32 @@ def _workspace(node: Node, sizes: _Sizes) -> int:
         # unpacked codes, their float32 copy and the gathered scales are alive together.
         k, n = node.attrs.get("K") or 0, node.attrs.get("N") or 0
         return 3 * min(4 * k * n, 1 << 22)
+    if node.op_type in _INTEGER_GEMMS and len(node.inputs) > 1:
+        return _integer_gemm_scratch(node, sizes)
     if node.op_type in ("MaxPool", "AveragePool", "LpPool"):
         pads = node.attrs.get("pads")
         return sizes.nbytes(node.inputs[0]) if pads and any(pads) else 0
     return 0
+
+
+# 8-bit products through ops/_qgemm.qgemm_i32 (B is the second input for all of them).
+_INTEGER_GEMMS = {"MatMulInteger", "QLinearMatMul", "DynamicQuantizeMatMul",
+                  "MatMulIntegerToFloat", "QGemm"}
+_QGEMM_CHUNK_BYTES = 1 << 23
+
+
+def _integer_gemm_scratch(node: Node, sizes: _Sizes) -> int:
+    """qgemm_i32 off the SIMD path (desktop): A as float64, B 8 MiB of float64 columns at
+    a time, the float64 product and its int64 copy; QLinearMatMul's A input is input 0,
+    its B input 3."""
+    b_name = node.inputs[3] if node.op_type == "QLinearMatMul" and len(node.inputs) > 3 \
+        else node.inputs[1]
+    a, b = sizes.shape(node.inputs[0]), sizes.shape(b_name)
+    y = sizes.shape(node.outputs[0]) if node.outputs else None
+    if a is None or b is None or y is None or len(b) < 2:
+        return 0
+    product = 8 * math.prod(y)
+    return 8 * math.prod(a) + min(8 * math.prod(b), _QGEMM_CHUNK_BYTES) + 2 * product
 
 
 def estimate_memory(graph: Graph, opsets, sizes: _Sizes, overridable=frozenset(),
