@@ -196,6 +196,47 @@ def test_node_cases_agree():
     assert c["less"] <= 0.02 * sum(c.values()), report["less"][:60]
 
 
+def ort_node_case_report(cases: list[Path]) -> dict:
+    """Our output types against onnxruntime's get_outputs() on the stripped cases
+    (onnxruntime runs onnx's inference plus its own contrib rules at load)."""
+    import onnxruntime as ort
+
+    ort.set_default_logger_severity(4)
+    counts = {"equal": 0, "more": 0, "less": 0, "mismatch": 0, "ort_refused": 0}
+    bad = []
+    for case in cases:
+        stripped = _strip(onnx.load(str(case / "model.onnx")))
+        try:
+            ref = ort.InferenceSession(stripped.SerializeToString(),
+                                       providers=["CPUExecutionProvider"])
+        except Exception:  # noqa: BLE001 - onnxruntime lacks some ops/types: nothing to compare
+            counts["ort_refused"] += 1
+            continue
+        inf, _ = _ours(stripped)
+        for o in ref.get_outputs():
+            vt = inf.values.get(o.name)
+            if vt is None or vt.elem_type == "unknown":
+                v = "less"
+            elif vt.type_string != o.type:
+                v = "mismatch"
+            elif not o.type.startswith("tensor("):
+                v = "equal"
+            elif not o.shape:  # [] is both a scalar and an unknown rank there
+                v = "equal" if vt.shape == () else "more" if vt.shape is not None else "equal"
+            else:
+                v = _same_dims(vt.shape, o.shape)
+            counts[v] += 1
+            if v in ("less", "mismatch"):
+                bad.append(f"{case.name}/{o.name}: ours {vt}, onnxruntime {o.type} {o.shape}")
+    return {"counts": counts, "bad": bad}
+
+
+@pytest.mark.skipif(not CASES.exists(), reason="node cases not generated (run test_conformance)")
+def test_node_cases_agree_with_onnxruntime():
+    report = ort_node_case_report(_node_cases())
+    assert not report["bad"], "\n".join(report["bad"][:60])
+
+
 @pytest.mark.parametrize("name", sorted(p.stem for p in LIGHT_DIR.glob("light_*.onnx")))
 def test_light_models_match_onnx(name):
     model = onnx.load(str(LIGHT_DIR / f"{name}.onnx"))
@@ -339,7 +380,11 @@ if __name__ == "__main__":
     if len(sys.argv) > 1:
         cases = [c for c in cases if any(s in c.name for s in sys.argv[1:])]
     rep = node_case_report(cases)
-    print(json.dumps(rep["counts"]))
+    print("vs onnx + actual outputs:", json.dumps(rep["counts"]))
+    ort_rep = ort_node_case_report(cases)
+    print("vs onnxruntime get_outputs():", json.dumps(ort_rep["counts"]))
+    for m in ort_rep["bad"]:
+        print("ORT", m)
     for m in rep["mismatches"]:
         print("MISMATCH", m)
     for m in rep["less"]:

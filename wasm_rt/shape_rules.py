@@ -197,6 +197,13 @@ def reduce_rule(axes_input_since: int, out_elem: str | None = None):
             axes = ctx.attr("axes")
         if shape is not None and axes is not None and not axes:
             axes = None
+        v = ctx.value(0)
+        if v is not None and v.ndim == 1 and ctx.node.op_type in ("ReduceProd", "ReduceSum"):
+            # Element counts from shapes: ReduceProd(Shape(x)[k:]).
+            acc: DimLike = 1 if ctx.node.op_type == "ReduceProd" else 0
+            for d in v.tolist():
+                acc = (sy.mul if ctx.node.op_type == "ReduceProd" else sy.add)(acc, as_dim(d))
+            ctx.set_value(0, known_array([acc] if keep else acc))
         return T(elem, reduce_shape(shape, axes, keep))
 
     return rule
@@ -233,8 +240,12 @@ def _unary(ctx: RuleContext):
         return T(vt.elem_type, vt.shape[:-2])
     if op in ("RandomNormalLike", "RandomUniformLike", "EyeLike") and "dtype" in ctx.attrs:
         return T(type_of_code(ctx.attr("dtype")), ctx.shape(0))
-    if op == "Identity" and ctx.value(0) is not None:
-        ctx.set_value(0, ctx.value(0))
+    v = ctx.value(0)
+    if v is not None and op in ("Identity", "Neg", "Abs"):
+        if op == "Identity":
+            ctx.set_value(0, v)
+        elif v.dtype != object or op == "Neg":
+            ctx.set_value(0, -v if op == "Neg" else np.abs(v))
     return vt
 
 
