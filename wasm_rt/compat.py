@@ -23,7 +23,7 @@ import types
 
 from .errors import Fail
 
-__all__ = ["install", "uninstall", "installed"]
+__all__ = ["install", "installed", "uninstall"]
 
 _CAPI = ("_pybind_state", "onnxruntime_pybind11_state", "onnxruntime_inference_collection")
 _MARK = "__wasm_rt_compat__"
