@@ -350,13 +350,15 @@ class _Walker:
             if not name:
                 continue
             vt = out_types[k] if k < len(out_types) else None
-            vt = _tidy(vt) if vt is not None else UNKNOWN
+            vt = _tidy(vt, self.fresh) if vt is not None else UNKNOWN
             decl = graph.value_info.get(name)
             if decl is not None:
                 vt = self.merge(name, vt, self.declared(decl, anonymous=False))
             local[name] = values[name] = vt
             if ctx is not None and k in ctx.out_values:
-                consts[name] = known_array(ctx.out_values[k])
+                known = known_array(ctx.out_values[k])
+                if known.dtype != object or not any(_too_big(x) for x in known.reshape(-1)):
+                    consts[name] = known
 
     def merge(self, name: str, ours: ValueType | None, decl: ValueType,
               report: bool = True) -> ValueType:
@@ -406,10 +408,22 @@ def _fmt(shape) -> str:
     return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
 
 
-def _tidy(vt: ValueType) -> ValueType:
+# Expressions past this size become fresh symbols, so a hostile graph cannot make
+# inference slow by growing polynomials ((n + 1)**k ...).
+MAX_TERMS = 16
+MAX_DEGREE = 6
+
+
+def _too_big(d: DimLike) -> bool:
+    return isinstance(d, Dim) and (
+        len(d.terms) > MAX_TERMS or max(len(m) for m in d.terms) > MAX_DEGREE)
+
+
+def _tidy(vt: ValueType, fresh: Callable[[], Dim]) -> ValueType:
     if vt.shape is None:
         return vt
-    return ValueType(vt.elem_type, tuple(as_dim(d) for d in vt.shape))
+    return ValueType(vt.elem_type, tuple(fresh() if _too_big(d) else as_dim(d)
+                                         for d in vt.shape))
 
 
 def infer(graph: Graph, opsets: Mapping[str, int], dims: Mapping[str, int] | None = None) -> Inference:
