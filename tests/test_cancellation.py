@@ -209,8 +209,22 @@ def test_run_async_honours_terminate():
     sess = wasm_rt.InferenceSession(_loop_model())
     options = wasm_rt.RunOptions()
     options.terminate = True
-    with pytest.raises(RunCancelled):
-        asyncio.run(sess.run_async(None, {"M": np.array(2, np.int64), "x": np.zeros(4, np.float32)}, options))
+    feeds = {"M": np.array(2, np.int64), "x": np.zeros(4, np.float32)}
+    # A thread of its own: another test's event loop (Playwright's) may run in this one.
+    box: dict = {}
+    thread = threading.Thread(target=lambda: box.update(
+        error=_raised(lambda: asyncio.run(sess.run_async(None, feeds, options)))))
+    thread.start()
+    thread.join(30)
+    assert isinstance(box["error"], RunCancelled), box
+
+
+def _raised(fn):
+    try:
+        fn()
+    except BaseException as e:  # noqa: BLE001 - returned for the test to check
+        return e
+    return None
 
 
 def test_webgpu_plan_runner_checks_terminate():
