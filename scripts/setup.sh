@@ -54,7 +54,7 @@ fi
 "$venv/bin/python" scripts/setup_pyodide.py
 
 # Reinstall only when the inputs changed since the last successful setup.
-want=$(cat requirements-dev.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+want=$(cat requirements-dev.txt requirements-compat.txt pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] &&
    "$venv/bin/python" -c 'import wasm_rt, onnx, onnxruntime, pytest, hypothesis' 2>/dev/null; then
   echo "setup: $venv is up to date"
@@ -62,6 +62,7 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] &&
 fi
 
 "$venv/bin/python" -m pip install -q -r requirements-dev.txt
+"$venv/bin/python" -m pip install -q --no-deps -r requirements-compat.txt
 "$venv/bin/python" -m pip install -q -e .
 echo "$want" > "$stamp"
 echo "setup: $venv ready ($("$venv/bin/python" --version))"

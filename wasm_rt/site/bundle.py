@@ -28,8 +28,8 @@ import sys
 import tarfile
 import tempfile
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 PYODIDE_VERSION = "0.27.7"
 PYODIDE_NPM_SHA256 = "89d5d952675eb08e11286e52c7238f1248ce71726e896db9703e73bef23dc343"
@@ -214,9 +214,11 @@ def wheel_lock_entry(
     }
 
 
-@dataclass(frozen=True)
-class Distribution:
-    """A Pyodide distribution a site is built on: the bundle, or the user's own."""
+class Distribution(NamedTuple):
+    """A Pyodide distribution a site is built on: the bundle, or the user's own.
+
+    (A NamedTuple, not a dataclass: scripts/setup_pyodide.py loads this file on
+    its own, outside the package, where dataclasses cannot resolve the module.)"""
 
     path: Path
     version: str
