@@ -135,3 +135,13 @@ def test_abort_without_isolation_terminates_the_worker(page, plain_url):
     assert r["nextErr"] == "WorkerDiedError" and not r["workerAlive"], r
     again = page.evaluate(RUN_LOOP, [3, {}, None])
     assert again["name"] is None and again["next"] == [5.0, 6.0, 7.0, 8.0], again
+
+
+def test_abort_without_isolation_detach_keeps_the_worker(page, plain_url):
+    """env.abortWithoutIsolation = "detach": the promise rejects at once, the run finishes
+    in the worker and its result is dropped; the session stays usable after it."""
+    open_runner(page, plain_url)
+    page.evaluate('() => { wasm_rt.env.abortWithoutIsolation = "detach"; }')
+    r = page.evaluate(RUN_LOOP, [20_000, {}, 50])
+    assert r["name"] == "AbortError" and r["settledMs"] < 1000, r
+    assert r["next"] == [5.0, 6.0, 7.0, 8.0] and r["workerAlive"], r
