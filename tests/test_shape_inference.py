@@ -389,3 +389,34 @@ if __name__ == "__main__":
         print("MISMATCH", m)
     for m in rep["less"]:
         print("LESS", m)
+
+
+def test_model_local_functions_are_inferred_through_their_bodies():
+    from onnx import TensorProto, helper
+
+    fn = helper.make_function(
+        "local", "Twice", ["a"], ["b"],
+        [helper.make_node("Concat", ["a", "a"], ["b"], axis=0)],
+        [helper.make_opsetid("", 17)])
+    g = helper.make_graph(
+        [helper.make_node("Twice", ["x"], ["y"], domain="local")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    model = helper.make_model(g, functions=[fn], opset_imports=[
+        helper.make_opsetid("", 17), helper.make_opsetid("local", 1)])
+    sess = wasm_rt.InferenceSession(model.SerializeToString())
+    assert sess.get_outputs()[0].shape == ["2*n", 3]
+
+
+def test_a_failing_rule_is_a_problem_not_an_error():
+    from onnx import TensorProto, helper
+
+    g = helper.make_graph(
+        [helper.make_node("Concat", ["a", "b"], ["y"], axis=0)], "g",
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT, [2, 3]),
+         helper.make_tensor_value_info("b", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    sess = wasm_rt.InferenceSession(model.SerializeToString())
+    assert any("Concat" in p and "ranks" in p for p in sess.shape_problems)
+    assert (sess.get_outputs()[0].type, sess.get_outputs()[0].shape) == ("tensor(float)", [])
