@@ -104,6 +104,8 @@ def _loop_model() -> onnx.ModelProto:
 def test_unsupported_ops_per_provider_and_subgraph_counts():
     model = _loop_model()
     report = wasm_rt.inspect(model.SerializeToString(), dims={"n": 8})
+    assert report.to_dict() | {"seconds": 0} == wasm_rt.inspect(model, dims={"n": 8}).to_dict() | {
+        "seconds": 0}  # an onnx.ModelProto is taken as is
     assert report.op_counts == _onnx_op_counts(model.graph)
     assert report.op_counts["ai.onnx"]["Relu"] == 1 and report.node_count == 3 + 3  # body too
     numpy_rows = {r["op"]: r for r in report.unsupported["NumpyExecutionProvider"]}

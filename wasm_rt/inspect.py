@@ -135,7 +135,7 @@ def inspect(
     providers: Sequence[str] | None = None,
     optimization_level: int = 99,
 ) -> InspectReport:
-    """Pre-flight report on ``model`` (a path, bytes or binary file object).
+    """Pre-flight report on ``model`` (a path, bytes, binary file object or ModelProto).
 
     ``dims`` binds symbolic input dims (``{"batch": 4, "seq": 128}``); unbound
     ones are taken as 1 (listed as ``assumed_dims``). ``providers`` names the
@@ -151,6 +151,8 @@ def inspect(
     for k, v in dims.items():
         if not isinstance(k, str) or isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
             raise InvalidArgument(f"inspect: dims must map names to non-negative ints, got {k!r}: {v!r}")
+    if hasattr(model, "SerializeToString") and not isinstance(model, (str, bytes)):
+        model = model.SerializeToString()  # an onnx.ModelProto (or wasm_rt's own)
     data, _folder, source = read_model_bytes(model)
     proto = parse_model(data, source)
     del data
