@@ -229,7 +229,7 @@ def matmul_shape(a, b):
 
 # --- elementwise -----------------------------------------------------------------
 
-_UNARY_SAME = ["Abs", "Neg", "Exp", "Log", "Sqrt", "Reciprocal", "Floor", "Ceil", "Round", "Sign", "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Tanh", "Asinh", "Acosh", "Atanh", "Erf", "Relu", "Sigmoid", "Softplus", "Softsign", "Elu", "Selu", "Celu", "LeakyRelu", "ThresholdedRelu", "HardSigmoid", "HardSwish", "Mish", "Gelu", "Shrink", "BitwiseNot", "Softmax", "LogSoftmax", "Hardmax", "Clip", "Trilu", "Swish", "LpNormalization", "MeanVarianceNormalization", "LRN", "InstanceNormalization", "CumSum", "CumProd", "ReverseSequence", "Scatter", "ScatterElements", "ScatterND", "TensorScatter", "RandomNormalLike", "RandomUniformLike", "EyeLike", "Det", "Identity"]
+_UNARY_SAME = ["Abs", "Neg", "Exp", "Log", "Sqrt", "Reciprocal", "Floor", "Ceil", "Round", "Sign", "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Tanh", "Asinh", "Acosh", "Atanh", "Erf", "Relu", "Sigmoid", "Softplus", "Softsign", "Elu", "Selu", "Celu", "LeakyRelu", "ThresholdedRelu", "HardSigmoid", "HardSwish", "Mish", "Gelu", "Shrink", "BitwiseNot", "Softmax", "LogSoftmax", "Hardmax", "Clip", "Trilu", "LpNormalization", "MeanVarianceNormalization", "LRN", "InstanceNormalization", "CumSum", "CumProd", "ReverseSequence", "Scatter", "ScatterElements", "ScatterND", "TensorScatter", "RandomNormalLike", "RandomUniformLike", "EyeLike", "Det", "Identity"]
 
 
 @shape_rule(tuple(_UNARY_SAME))

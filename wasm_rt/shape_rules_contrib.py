@@ -1,5 +1,5 @@
 """Shape rules of the com.microsoft contrib ops, the ai.onnx.ml ops and the newest
-ONNX ops (SwiGLU, LinearAttention, BitCast, FlexAttention)."""
+ONNX ops (LinearAttention, FlexAttention)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from .shape_rules import (
     matmul_shape,
     norm_axis,
     same_shape,
-    type_of_code,
 )
 from .shape_rules_nn import conv, gemm_shape, layer_norm, pool
 
@@ -243,16 +242,6 @@ def _gqa(ctx: RuleContext):
 
 
 # --- newer ONNX ops ---------------------------------------------------------------
-
-
-@shape_rule("BitCast")
-def _bitcast(ctx: RuleContext):
-    return T(type_of_code(ctx.attr("to")), ctx.shape(0))
-
-
-@shape_rule("SwiGLU")
-def _swiglu(ctx: RuleContext):
-    return ctx.input(0)
 
 
 @shape_rule("FlexAttention", domain="ai.onnx.preview")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..registry import register
+from ..shape_rules import same_shape
 
 
 def _swish(x: np.ndarray, alpha: float) -> np.ndarray:
@@ -20,13 +21,13 @@ def _swish(x: np.ndarray, alpha: float) -> np.ndarray:
     return x * gate.astype(dt, copy=False)
 
 
-@register("Swish", since=24)
+@register("Swish", since=24, shape=same_shape)
 def swish(x, *, alpha=1.0):
     """``x * sigmoid(alpha * x)``."""
     return _swish(np.asarray(x), alpha)
 
 
-@register("SwiGLU", since=28)
+@register("SwiGLU", since=28, shape=same_shape)
 def swiglu(a, b, *, alpha=1.0):
     """``Swish_alpha(a) * b``; shapes and dtypes must match (no broadcasting)."""
     if a.shape != b.shape or a.dtype != b.dtype:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-
 from ..dtypes import to_numpy
 from ..registry import register
+from ..shape_rules import T, type_of_code
 
 
-@register("BitCast", since=26)
+def _bitcast_shape(ctx):
+    """Same shape, element type ``to`` (the widths must match, the kernel checks)."""
+    return T(type_of_code(ctx.attr("to")), ctx.shape(0))
+
+
+@register("BitCast", since=26, shape=_bitcast_shape)
 def bitcast(x, *, to):
     target = to_numpy(to)
     if x.dtype == object or target == object:
