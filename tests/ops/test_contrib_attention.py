@@ -356,6 +356,19 @@ def test_mha_refusals():
         session("MultiHeadAttention", inputs, num_heads=MH).run(None, feeds)
 
 
+@pytest.mark.parametrize("shape", [(B, 1), (1, 1), (1, L)])
+def test_mha_one_column_mask_refused_like_onnxruntime(shape):
+    # Unlike Attention, onnxruntime's MultiHeadAttention refuses a [batch, 1] or
+    # [1, 1] key_padding_mask ("Input 'key_padding_mask' shape is not expected").
+    inputs = mha_inputs(key_padding_mask=np.ones(shape, I32))
+    feeds = {k: v for k, v in inputs.items() if v is not None}
+    model = single_node_model("MultiHeadAttention", inputs, 1, 1, domain=MS, num_heads=MH)
+    with pytest.raises(Exception, match="key_padding_mask"):
+        run_ort(model, feeds)
+    with pytest.raises(wasm_rt.errors.InvalidArgument, match="mask shape"):
+        run_wasm_rt(model, feeds)
+
+
 # ---------------------------------------------------------------- Attention
 IN = 5
 
@@ -373,16 +386,24 @@ def att_inputs(**kw):
     return inputs
 
 
-@pytest.mark.parametrize("form", [None, "ends", "ends_starts", "raw2d", "raw3d"])
+ATT_MASKS = {
+    None: None,
+    "ends": np.array([2, 3], I32),
+    "ends_starts": np.array([3, 3, 1, 0], I32),
+    "raw2d": np.array([[1, 0, 1], [1, 1, 0]], I32),
+    "raw3d": (RNG.random((B, S, S)) > 0.3).astype(I32),
+    # [batch, 1] and [1, 1]: onnxruntime drops them (one value for every key of
+    # a row shifts all its scores equally), whatever the value, 0 included.
+    "b1_zeros": np.zeros((B, 1), I32),
+    "b1_ones": np.ones((B, 1), I32),
+    "one_one": np.zeros((1, 1), I32),
+}
+
+
+@pytest.mark.parametrize("form", list(ATT_MASKS))
 @pytest.mark.parametrize("unidirectional", [0, 1])
 def test_attention_masks(form, unidirectional):
-    mask = {
-        None: None,
-        "ends": np.array([2, 3], I32),
-        "ends_starts": np.array([3, 3, 1, 0], I32),
-        "raw2d": np.array([[1, 0, 1], [1, 1, 0]], I32),
-        "raw3d": (RNG.random((B, S, S)) > 0.3).astype(I32),
-    }[form]
+    mask = ATT_MASKS[form]
     check(
         "Attention",
         att_inputs(mask_index=mask),

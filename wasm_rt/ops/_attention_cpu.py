@@ -28,13 +28,26 @@ def to_bnsh(x: np.ndarray, heads: int, what: str, op: str) -> np.ndarray:
     return x.reshape(b, s, heads, hidden // heads).transpose(0, 2, 1, 3)
 
 
-def prepare_mask(mask_index, batch, q_len, total, past, causal, filter_value, op):
+def prepare_mask(
+    mask_index, batch, q_len, total, past, causal, filter_value, op, one_column=True
+):
     """The additive (batch, q_len, total) float32 mask, or None when nothing is masked.
 
     ``mask_index`` forms: (B) key end positions, (2B) ends then starts, (3B+2)
     (onnxruntime's CPU reads only the B end positions), (B, total) 0/1 per key,
-    (B, q_len, total) 0/1 per query and key.
+    (B, q_len, total) 0/1 per query and key. With ``one_column`` (Attention and
+    QAttention; MultiHeadAttention refuses it) a (B, 1) or (1, 1) mask is no mask:
+    onnxruntime's ``AttentionBase::CheckMask`` drops it, since one value broadcast
+    to every key adds the same constant to a whole score row, which softmax ignores.
     """
+    if (
+        one_column
+        and mask_index is not None
+        and np.ndim(mask_index) == 2
+        and np.shape(mask_index) in ((batch, 1), (1, 1))
+        and np.shape(mask_index) != (batch, total)
+    ):
+        mask_index = None
     if mask_index is None and not causal:
         return None
     check_alloc((batch, q_len, total), F32, f"{op} mask")

@@ -185,6 +185,7 @@ def multi_head_attention(
         unidirectional,
         mask_filter_value,
         op,
+        one_column=False,
     )
     ab = check_attention_bias(attention_bias, batch, num_heads, q_len, total, op)
     out = attend(q, k, v, mask, ab, scale).astype(dt, copy=False)

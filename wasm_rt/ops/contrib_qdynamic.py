@@ -140,13 +140,6 @@ def q_attention(
     k = _concat_past(None if past is None else past[0], k, "past", op)
     v = _concat_past(None if past is None else past[1], v, "past", op)
     total = k.shape[2]
-    if (
-        mask_index is not None
-        and mask_index.shape in ((batch, 1), (1, 1))
-        and mask_index.shape != (batch, total)
-    ):
-        # onnxruntime broadcasts the one value to every key, which masks nothing.
-        mask_index = None
     mask = prepare_mask(
         mask_index, batch, q_len, total, total - q_len, unidirectional,
         mask_filter_value, op,
