@@ -73,6 +73,7 @@ class ValueType:
 
 
 UNKNOWN = ValueType("unknown", None)
+_UNSEEN = object()
 
 
 @dataclass
@@ -246,6 +247,8 @@ def as_dim(x) -> DimLike:
 
 def known_array(x) -> np.ndarray | None:
     """A numpy array holding ``x`` with Dims simplified to ints where possible."""
+    if isinstance(x, np.ndarray) and x.dtype != object:
+        return x
     arr = np.asarray(x, dtype=object)
     flat = [as_dim(v) if isinstance(v, (Dim, int, np.integer)) else v for v in arr.reshape(-1)]
     if all(isinstance(v, int) for v in flat):
@@ -264,6 +267,7 @@ class _Walker:
         self.dims = dict(dims or {})
         self.result = Inference()
         self._counter = itertools.count()
+        self._rules: dict[tuple[str, str, int], Callable | None] = {}
 
     def fresh(self) -> Dim:
         return symbolic.sym(f"unk__{next(self._counter)}")
@@ -333,7 +337,10 @@ class _Walker:
         out_types: list[ValueType | None] = []
         ctx = None
         if opset is not None:
-            rule = lookup_rule(node.domain, node.op_type, opset)
+            key = (node.domain, node.op_type, opset)
+            rule = self._rules.get(key, _UNSEEN)
+            if rule is _UNSEEN:
+                rule = self._rules[key] = lookup_rule(*key)
             if rule is None:
                 self.result.problems.append(f"{node.describe()}: no shape inference rule")
             else:
@@ -420,7 +427,7 @@ def _too_big(d: DimLike) -> bool:
 
 
 def _tidy(vt: ValueType, fresh: Callable[[], Dim]) -> ValueType:
-    if vt.shape is None:
+    if vt.shape is None or all(type(d) is int for d in vt.shape):
         return vt
     return ValueType(vt.elem_type, tuple(fresh() if _too_big(d) else as_dim(d)
                                          for d in vt.shape))
