@@ -115,6 +115,22 @@ def test_cast_to_a_wider_type_is_checked():
         sess.run(None, {"x": np.ones(200000, np.uint8)})  # 200 KB in, 1.6 MB out
 
 
+def test_range_and_constant_of_shape_are_checked():
+    model = _model([helper.make_node("Range", ["s", "l", "d"], ["r"]),
+                    helper.make_node("ConstantOfShape", ["shape"], ["c"])],
+                   [_vi("s", [], TensorProto.INT64), _vi("l", [], TensorProto.INT64),
+                    _vi("d", [], TensorProto.INT64), _vi("shape", [2], TensorProto.INT64)],
+                   [_vi("r", None), _vi("c", None)])
+    sess = _session(model, limit=1 << 20)
+    i64 = lambda v: np.array(v, np.int64)
+    with pytest.raises(MemoryLimitError, match=r"Range\) output 'r'"):
+        sess.run(None, {"s": i64(0), "l": i64(10**7), "d": i64(1), "shape": i64([1, 1])})
+    with pytest.raises(MemoryLimitError, match=r"ConstantOfShape\) output 'c'"):
+        sess.run(None, {"s": i64(0), "l": i64(3), "d": i64(1), "shape": i64([1000, 1000])})
+    r, c = sess.run(None, {"s": i64(0), "l": i64(3), "d": i64(1), "shape": i64([2, 2])})
+    assert r.tolist() == [0, 1, 2] and c.shape == (2, 2)
+
+
 def _loop_model(trips: int, width: int):
     one = numpy_helper.from_array(np.ones(width, np.float32), "row")
     body = helper.make_graph(

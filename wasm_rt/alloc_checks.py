@@ -175,18 +175,26 @@ _BOOL_OUT = frozenset(
 )
 
 
+# The same for com.microsoft's fused ops (outputs shaped like an input, or smaller).
+MS_NO_GROWTH = frozenset(
+    ["SkipLayerNormalization", "SkipSimplifiedLayerNormalization", "LayerNormalization", "SimplifiedLayerNormalization", "FastGelu", "BiasGelu", "QuickGelu", "Gelu", "ScaledSiLU", "RotaryEmbedding", "BiasAdd", "BiasDropout", "QuantizeLinear", "Trilu", "Inverse", "QLinearSigmoid", "QLinearLeakyRelu", "QLinearSoftmax"]
+)
+
+
 def compile_check(node, opset: int, opsets=None) -> Checker | None:
     """The per-run size check of one node, or None where none is needed."""
     op = node.op_type
+    if op in SUBGRAPH_OPS:
+        return None
     if node.domain in ("", "ai.onnx"):
-        if op in NO_GROWTH or op in SUBGRAPH_OPS:
+        if op in NO_GROWTH:
             return None
         if op in BROADCASTING:
             return _broadcast_check(node)
         fast = _FAST.get(op)
         if fast is not None:
             return fast(node, _rule_check(node, opset, opsets))
-    elif op in SUBGRAPH_OPS:
+    elif node.domain == "com.microsoft" and op in MS_NO_GROWTH:
         return None
     return _rule_check(node, opset, opsets)
 
@@ -197,8 +205,15 @@ def _broadcast_check(node) -> Checker:
     to_bool = node.op_type in _BOOL_OUT
 
     def check(args: Sequence[Any]) -> None:
-        shapes = [a.shape for a in args if a is not None and hasattr(a, "shape")]
-        if len(shapes) < 2 or all(s == shapes[0] for s in shapes):
+        # The product of the input sizes bounds a broadcast's size: most nodes stop here.
+        bound = 8
+        shapes = []
+        for a in args:
+            size = getattr(a, "size", None)
+            if size is not None:
+                bound *= size
+                shapes.append(a.shape)
+        if len(shapes) < 2 or bound <= current_limit():
             return
         try:
             out = np.broadcast_shapes(*shapes)
@@ -273,8 +288,62 @@ def _cast_fast(node, exact: Checker) -> Checker:
     return check
 
 
+def _scalar(a) -> float | None:
+    try:
+        return float(a.reshape(-1)[0]) if a.size == 1 else None
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
+def _range_fast(node, exact: Checker) -> Checker:
+    def check(args: Sequence[Any]) -> None:
+        start, limit, delta = (_scalar(a) for a in args[:3])
+        if start is None or limit is None or not delta:
+            return  # the kernel refuses these
+        n = (limit - start) / delta
+        if n > 0 and not _fits(int(n) + 1, args[0].dtype.itemsize):
+            exact(args)
+
+    return check
+
+
+def _shape_product(shape_arg) -> int | None:
+    try:
+        dims = shape_arg.reshape(-1).tolist()
+    except AttributeError:
+        return None
+    n = 1
+    for d in dims:
+        n *= max(int(d), 1)
+    return n
+
+
+def _constant_of_shape_fast(node, exact: Checker) -> Checker:
+    value = node.attrs.get("value")
+    size = getattr(value, "itemsize", 4)
+
+    def check(args: Sequence[Any]) -> None:
+        n = _shape_product(args[0])
+        if n is not None and not _fits(n, size):
+            exact(args)
+
+    return check
+
+
+def _expand_fast(node, exact: Checker) -> Checker:
+    def check(args: Sequence[Any]) -> None:
+        x, shape = args[0], args[1]
+        n = _shape_product(shape)
+        # Broadcasting x against the shape gives at most x.size * prod(shape) elements.
+        if n is not None and not _fits(n * max(x.size, 1), x.dtype.itemsize):
+            exact(args)
+
+    return check
+
+
 _FAST = {"MatMul": _matmul_fast, "Gather": _gather_fast, "Concat": _concat_fast,
-         "Cast": _cast_fast}
+         "Cast": _cast_fast, "Range": _range_fast, "ConstantOfShape": _constant_of_shape_fast,
+         "Expand": _expand_fast}
 
 
 def _rule_check(node, opset: int, opsets) -> Checker:
