@@ -109,8 +109,8 @@ def test_terminate_stops_a_loop_between_iterations_and_the_session_stays_usable(
     assert "RunOptions.terminate" in str(err), str(err)
     # Stopped between iterations, or between body nodes: the Loop node is named either way.
     assert "Loop node 'loop'" in str(err) or "node 'loop' (Loop) failed" in str(err), str(err)
-    # One iteration is tens of microseconds: stopping takes a scheduler slice, not seconds.
-    assert latency < 1.0, latency
+    # One iteration is tens of microseconds: stopping takes scheduler slices, not the run.
+    assert latency < 2.0, latency  # a shared 2-core machine can delay the thread switch
     feeds = {"M": np.array(7, np.int64), "x": x}
     ours = sess.run(None, feeds, wasm_rt.RunOptions())
     (theirs,) = ort.InferenceSession(model, providers=["CPUExecutionProvider"]).run(None, feeds)
@@ -128,7 +128,7 @@ def test_terminate_stops_a_long_chain_between_nodes():
     assert "node 'tanh_" in str(err) and "of 3000 of graph 'g'" in str(err), str(err)
     reached = int(str(err).split("node 'tanh_")[1].split("'")[0])
     assert 0 < reached < 2999, reached
-    assert latency < 1.0, latency
+    assert latency < 2.0, latency  # a shared 2-core machine can delay the thread switch
     (ours,) = sess.run(None, {"x": x}, wasm_rt.RunOptions())
     (theirs,) = ort.InferenceSession(model, providers=["CPUExecutionProvider"]).run(None, {"x": x})
     # Tanh of 3000 rounds: numpy's and MLAS's tanh differ by an ulp or so per node,
@@ -158,7 +158,7 @@ def test_terminate_stops_scan_between_iterations():
     err, latency = _terminate_mid_run(sess, feeds, started_after=0.3)
     assert isinstance(err, RunCancelled), repr(err)
     assert "Scan node 'scan'" in str(err) or "node 'scan' (Scan) failed" in str(err), str(err)
-    assert latency < 1.0, latency
+    assert latency < 2.0, latency  # a shared 2-core machine can delay the thread switch
     small = {"s0": np.zeros(3, np.float32), "x": np.arange(12, dtype=np.float32).reshape(4, 3)}
     theirs = ort.InferenceSession(_scan_model(), providers=["CPUExecutionProvider"]).run(None, small)
     for a, b in zip(sess.run(None, small), theirs):
