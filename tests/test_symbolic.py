@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from wasm_rt.symbolic import Dim, ceildiv, dmax, dmin, floordiv, sym, to_onnx_dim
+from wasm_rt.symbolic import (
+    Dim,
+    ceildiv,
+    dmax,
+    dmin,
+    floordiv,
+    parse_param,
+    sym,
+    to_onnx_dim,
+)
 
 seq, past, batch = sym("seq"), sym("past"), sym("batch")
 
@@ -49,3 +58,14 @@ def test_onnx_spelling():
     assert to_onnx_dim(seq + past) == "past + seq"
     assert to_onnx_dim(3) == 3 and to_onnx_dim(None) is None
     assert isinstance(sym("x"), Dim) and sym("x").is_symbol() and not (sym("x") + 1).is_symbol()
+
+
+def test_dim_params_that_are_expressions_parse():
+    assert parse_param("past_sequence_length + sequence_length") == sym("past_sequence_length") + sym(
+        "sequence_length")
+    assert parse_param("2*seq") == 2 * seq
+    assert parse_param("seq // 2") == floordiv(seq, 2)
+    assert parse_param("batch") == batch
+    # Not expressions of names and ints: one symbol named by the whole string.
+    assert parse_param("weird name").is_symbol() and parse_param("3").is_symbol()
+    assert parse_param("f(x)").is_symbol() and parse_param("1.5*x").is_symbol()

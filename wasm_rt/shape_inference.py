@@ -290,7 +290,9 @@ class _Walker:
         if isinstance(d, int):
             return d
         if isinstance(d, str) and d:
-            return int(self.dims[d]) if d in self.dims else symbolic.sym(d)
+            if d in self.dims:
+                return int(self.dims[d])
+            return symbolic.substitute(symbolic.parse_param(d), self.dims)
         return self.fresh() if anonymous else None  # type: ignore[return-value]
 
     def constant_type(self, name: str, arr) -> ValueType:

@@ -13,6 +13,7 @@ symbol left it is returned as a plain ``int``, so shapes hold ``int | Dim``.
 
 from __future__ import annotations
 
+import ast
 import math
 from collections.abc import Mapping
 from typing import Union
@@ -332,9 +333,36 @@ def evaluate(d: DimLike, bindings: Mapping[str, int]) -> int | None:
     return v if isinstance(v, int) else None
 
 
-def parse_param(name: str) -> Dim:
-    """A dim_param string as a Dim: a symbol (expressions in names stay one symbol)."""
-    return sym(name)
+def parse_param(name: str) -> DimLike:
+    """A dim_param string as a Dim: ``batch`` is a symbol, and an expression of
+    names and ints (``past_sequence_length + sequence_length``, ``2*seq``,
+    ``seq // 2``) is that expression, so it binds and compares like an inferred
+    one.  Anything else stays one symbol named by the whole string."""
+    if name.isidentifier() or len(name) > 200:
+        return sym(name)
+    try:
+        value = _from_ast(ast.parse(name, mode="eval").body)
+    except (SyntaxError, ValueError, RecursionError):
+        return sym(name)
+    # A bare number as a name ("3") names a dim; it does not fix its value.
+    return sym(name) if isinstance(value, int) else value
+
+
+def _from_ast(node) -> DimLike:
+    if isinstance(node, ast.Name):
+        return sym(node.id)
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return neg(_from_ast(node.operand))
+    if isinstance(node, ast.BinOp):
+        a, b = _from_ast(node.left), _from_ast(node.right)
+        ops = {ast.Add: add, ast.Sub: lambda x, y: add(x, neg(y)), ast.Mult: mul,
+               ast.FloorDiv: floordiv}
+        fn = ops.get(type(node.op))
+        if fn is not None:
+            return fn(a, b)
+    raise ValueError("not a dim expression")
 
 
 def to_onnx_dim(d: DimLike | None) -> int | str | None:
