@@ -21,7 +21,9 @@ F = TensorProto.FLOAT
 
 def _model(nodes, inputs, outputs, inits=(), opset=17):
     g = helper.make_graph(nodes, "g", inputs, outputs, list(inits))
-    return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)]).SerializeToString()
+    return helper.make_model(
+        g, opset_imports=[helper.make_opsetid("", opset)]
+    ).SerializeToString()
 
 
 def _session(model, limit=None):
@@ -37,8 +39,11 @@ def _vi(name, shape, elem=F):
 
 @pytest.mark.parametrize("op", ["Add", "Mul", "Equal"])
 def test_broadcast_is_checked_before_the_kernel(op):
-    model = _model([helper.make_node(op, ["a", "b"], ["y"])],
-                   [_vi("a", [None, 1]), _vi("b", [1, None])], [_vi("y", None)])
+    model = _model(
+        [helper.make_node(op, ["a", "b"], ["y"])],
+        [_vi("a", [None, 1]), _vi("b", [1, None])],
+        [_vi("y", None)],
+    )
     sess = _session(model)
     a = np.ones((65536, 1), np.float32)
     start = time.perf_counter()
@@ -46,23 +51,36 @@ def test_broadcast_is_checked_before_the_kernel(op):
         sess.run(None, {"a": a, "b": a.reshape(1, -1)})
     assert time.perf_counter() - start < 1.0  # refused, not attempted
     # Equal shapes and small broadcasts still run.
-    out = sess.run(None, {"a": np.ones((3, 1), np.float32), "b": np.ones((1, 4), np.float32)})
+    out = sess.run(
+        None, {"a": np.ones((3, 1), np.float32), "b": np.ones((1, 4), np.float32)}
+    )
     assert out[0].shape == (3, 4)
 
 
 def test_where_broadcast_is_checked():
-    model = _model([helper.make_node("Where", ["c", "a", "b"], ["y"])],
-                   [_vi("c", [None, 1], TensorProto.BOOL), _vi("a", [1, None]), _vi("b", [1])],
-                   [_vi("y", None)])
+    model = _model(
+        [helper.make_node("Where", ["c", "a", "b"], ["y"])],
+        [_vi("c", [None, 1], TensorProto.BOOL), _vi("a", [1, None]), _vi("b", [1])],
+        [_vi("y", None)],
+    )
     sess = _session(model)
     with pytest.raises(MemoryLimitError, match=r"Where\) output 'y'"):
-        sess.run(None, {"c": np.ones((65536, 1), bool), "a": np.ones((1, 65536), np.float32),
-                        "b": np.ones(1, np.float32)})
+        sess.run(
+            None,
+            {
+                "c": np.ones((65536, 1), bool),
+                "a": np.ones((1, 65536), np.float32),
+                "b": np.ones(1, np.float32),
+            },
+        )
 
 
 def test_einsum_outer_product_is_checked():
-    model = _model([helper.make_node("Einsum", ["a", "b"], ["y"], equation="i,j->ij")],
-                   [_vi("a", [None]), _vi("b", [None])], [_vi("y", None)])
+    model = _model(
+        [helper.make_node("Einsum", ["a", "b"], ["y"], equation="i,j->ij")],
+        [_vi("a", [None]), _vi("b", [None])],
+        [_vi("y", None)],
+    )
     sess = _session(model)
     v = np.ones(65536, np.float32)
     with pytest.raises(MemoryLimitError, match=r"Einsum\) output 'y'"):
@@ -71,8 +89,11 @@ def test_einsum_outer_product_is_checked():
 
 
 def test_concat_is_checked():
-    model = _model([helper.make_node("Concat", ["a", "a", "a"], ["y"], axis=0)],
-                   [_vi("a", [None])], [_vi("y", None)])
+    model = _model(
+        [helper.make_node("Concat", ["a", "a", "a"], ["y"], axis=0)],
+        [_vi("a", [None])],
+        [_vi("y", None)],
+    )
     sess = _session(model, limit=1 << 20)
     with pytest.raises(MemoryLimitError, match=r"Concat\) output 'y'.*\[300000\]"):
         sess.run(None, {"a": np.ones(100000, np.float32)})
@@ -82,51 +103,79 @@ def test_concat_is_checked():
 def test_expand_and_tile_from_shape_inputs_are_checked():
     shape = numpy_helper.from_array(np.array([1 << 16, 1 << 16], np.int64), "shape")
     reps = numpy_helper.from_array(np.array([1 << 20], np.int64), "reps")
-    model = _model([helper.make_node("Expand", ["x", "shape"], ["y"]),
-                    helper.make_node("Tile", ["x1", "reps"], ["z"])],
-                   [_vi("x", [1, 1]), _vi("x1", [None])], [_vi("y", None), _vi("z", None)],
-                   [shape, reps])
+    model = _model(
+        [
+            helper.make_node("Expand", ["x", "shape"], ["y"]),
+            helper.make_node("Tile", ["x1", "reps"], ["z"]),
+        ],
+        [_vi("x", [1, 1]), _vi("x1", [None])],
+        [_vi("y", None), _vi("z", None)],
+        [shape, reps],
+    )
     sess = _session(model)
     with pytest.raises(MemoryLimitError, match=r"Expand\) output 'y'"):
-        sess.run(None, {"x": np.ones((1, 1), np.float32), "x1": np.ones(4096, np.float32)})
+        sess.run(
+            None, {"x": np.ones((1, 1), np.float32), "x1": np.ones(4096, np.float32)}
+        )
 
 
 def test_matmul_and_gather_are_checked():
-    model = _model([helper.make_node("MatMul", ["a", "b"], ["y"]),
-                    helper.make_node("Gather", ["b", "i"], ["z"], axis=0)],
-                   [_vi("a", [None, 1]), _vi("b", [1, None]), _vi("i", [None], TensorProto.INT64)],
-                   [_vi("y", None), _vi("z", None)])
+    model = _model(
+        [
+            helper.make_node("MatMul", ["a", "b"], ["y"]),
+            helper.make_node("Gather", ["b", "i"], ["z"], axis=0),
+        ],
+        [_vi("a", [None, 1]), _vi("b", [1, None]), _vi("i", [None], TensorProto.INT64)],
+        [_vi("y", None), _vi("z", None)],
+    )
     sess = _session(model)
     a = np.ones((65536, 1), np.float32)
     small = np.zeros(2, np.int64)
     with pytest.raises(MemoryLimitError, match=r"MatMul\) output 'y'"):
         sess.run(None, {"a": a, "b": a.reshape(1, -1), "i": small})
     with pytest.raises(MemoryLimitError, match=r"Gather\) output 'z'"):
-        sess.run(None, {"a": a[:2], "b": a.reshape(1, -1), "i": np.zeros(65536, np.int64)})
+        sess.run(
+            None, {"a": a[:2], "b": a.reshape(1, -1), "i": np.zeros(65536, np.int64)}
+        )
     y, z = sess.run(None, {"a": a[:2], "b": a[:3].reshape(1, -1), "i": small})
     assert y.shape == (2, 3) and z.shape == (2, 3)
 
 
 def test_cast_to_a_wider_type_is_checked():
-    model = _model([helper.make_node("Cast", ["x"], ["y"], to=TensorProto.DOUBLE)],
-                   [_vi("x", [None], TensorProto.UINT8)], [_vi("y", None)])
+    model = _model(
+        [helper.make_node("Cast", ["x"], ["y"], to=TensorProto.DOUBLE)],
+        [_vi("x", [None], TensorProto.UINT8)],
+        [_vi("y", None)],
+    )
     sess = _session(model, limit=1 << 20)
     with pytest.raises(MemoryLimitError, match=r"Cast\) output 'y'"):
         sess.run(None, {"x": np.ones(200000, np.uint8)})  # 200 KB in, 1.6 MB out
 
 
 def test_range_and_constant_of_shape_are_checked():
-    model = _model([helper.make_node("Range", ["s", "l", "d"], ["r"]),
-                    helper.make_node("ConstantOfShape", ["shape"], ["c"])],
-                   [_vi("s", [], TensorProto.INT64), _vi("l", [], TensorProto.INT64),
-                    _vi("d", [], TensorProto.INT64), _vi("shape", [2], TensorProto.INT64)],
-                   [_vi("r", None), _vi("c", None)])
+    model = _model(
+        [
+            helper.make_node("Range", ["s", "l", "d"], ["r"]),
+            helper.make_node("ConstantOfShape", ["shape"], ["c"]),
+        ],
+        [
+            _vi("s", [], TensorProto.INT64),
+            _vi("l", [], TensorProto.INT64),
+            _vi("d", [], TensorProto.INT64),
+            _vi("shape", [2], TensorProto.INT64),
+        ],
+        [_vi("r", None), _vi("c", None)],
+    )
     sess = _session(model, limit=1 << 20)
     i64 = lambda v: np.array(v, np.int64)
     with pytest.raises(MemoryLimitError, match=r"Range\) output 'r'"):
-        sess.run(None, {"s": i64(0), "l": i64(10**7), "d": i64(1), "shape": i64([1, 1])})
+        sess.run(
+            None, {"s": i64(0), "l": i64(10**7), "d": i64(1), "shape": i64([1, 1])}
+        )
     with pytest.raises(MemoryLimitError, match=r"ConstantOfShape\) output 'c'"):
-        sess.run(None, {"s": i64(0), "l": i64(3), "d": i64(1), "shape": i64([1000, 1000])})
+        sess.run(
+            None, {"s": i64(0), "l": i64(3), "d": i64(1), "shape": i64([1000, 1000])}
+        )
     r, c = sess.run(None, {"s": i64(0), "l": i64(3), "d": i64(1), "shape": i64([2, 2])})
     assert r.tolist() == [0, 1, 2] and c.shape == (2, 2)
 
@@ -134,14 +183,22 @@ def test_range_and_constant_of_shape_are_checked():
 def _loop_model(trips: int, width: int):
     one = numpy_helper.from_array(np.ones(width, np.float32), "row")
     body = helper.make_graph(
-        [helper.make_node("Identity", ["cond_in"], ["cond_out"]),
-         helper.make_node("Identity", ["row"], ["scan_out"])],
-        "body", [_vi("i", [], TensorProto.INT64), _vi("cond_in", [], TensorProto.BOOL)],
-        [_vi("cond_out", [], TensorProto.BOOL), _vi("scan_out", [width])])
+        [
+            helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+            helper.make_node("Identity", ["row"], ["scan_out"]),
+        ],
+        "body",
+        [_vi("i", [], TensorProto.INT64), _vi("cond_in", [], TensorProto.BOOL)],
+        [_vi("cond_out", [], TensorProto.BOOL), _vi("scan_out", [width])],
+    )
     m = numpy_helper.from_array(np.array(trips, np.int64), "M")
     c = numpy_helper.from_array(np.array(True), "cond")
-    return _model([helper.make_node("Loop", ["M", "cond"], ["stacked"], body=body)], [],
-                  [_vi("stacked", None)], [m, c, one])
+    return _model(
+        [helper.make_node("Loop", ["M", "cond"], ["stacked"], body=body)],
+        [],
+        [_vi("stacked", None)],
+        [m, c, one],
+    )
 
 
 def test_loop_scan_output_is_checked_as_it_grows():
@@ -151,17 +208,31 @@ def test_loop_scan_output_is_checked_as_it_grows():
         sess.run(None, {})
     # Stopped after ~260 trips (1 MiB of 4,000-byte rows), not after 10 million.
     assert time.perf_counter() - start < 5.0
-    assert _session(_loop_model(5, 1000), limit=1 << 20).run(None, {})[0].shape == (5, 1000)
+    assert _session(_loop_model(5, 1000), limit=1 << 20).run(None, {})[0].shape == (
+        5,
+        1000,
+    )
 
 
 def _scan_model(num_scan_inputs: int = 1, width: int = 1000):
     shape = numpy_helper.from_array(np.array([width], np.int64), "w")
     body = helper.make_graph(
-        [helper.make_node("Expand", ["x_t", "w"], ["y_t"])], "body",
-        [_vi("x_t", [])], [_vi("y_t", [width])], [shape])
-    return _model([helper.make_node("Scan", ["x"], ["ys"], body=body,
-                                    num_scan_inputs=num_scan_inputs)],
-                  [_vi("x", [None])], [_vi("ys", None)], opset=17)
+        [helper.make_node("Expand", ["x_t", "w"], ["y_t"])],
+        "body",
+        [_vi("x_t", [])],
+        [_vi("y_t", [width])],
+        [shape],
+    )
+    return _model(
+        [
+            helper.make_node(
+                "Scan", ["x"], ["ys"], body=body, num_scan_inputs=num_scan_inputs
+            )
+        ],
+        [_vi("x", [None])],
+        [_vi("ys", None)],
+        opset=17,
+    )
 
 
 def test_scan_output_is_checked_after_the_first_iteration():
@@ -224,5 +295,7 @@ def measure_overhead(n: int = 1000, runs: int = 30) -> tuple[float, float]:
 if __name__ == "__main__":
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     w, wo = measure_overhead(n)
-    print(f"{n}-node chain: {w:.2f} us/node with checks, {wo:.2f} without, "
-          f"{w - wo:+.2f} us/node")
+    print(
+        f"{n}-node chain: {w:.2f} us/node with checks, {wo:.2f} without, "
+        f"{w - wo:+.2f} us/node"
+    )

@@ -56,18 +56,45 @@ def _onnx_types(model: onnx.ModelProto) -> dict[str, tuple[str, list | None]]:
             elem = _ONNX_NAMES.get(t.tensor_type.elem_type, "?")
             shape = None
             if t.tensor_type.HasField("shape"):
-                shape = [d.dim_value if d.HasField("dim_value") else
-                         (d.dim_param or None) for d in t.tensor_type.shape.dim]
+                shape = [
+                    d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
+                    for d in t.tensor_type.shape.dim
+                ]
             found[vi.name] = (elem, shape)
     return found
 
 
-_ONNX_NAMES = {v: k for k, v in {
-    "float": 1, "uint8": 2, "int8": 3, "uint16": 4, "int16": 5, "int32": 6, "int64": 7,
-    "string": 8, "bool": 9, "float16": 10, "double": 11, "uint32": 12, "uint64": 13,
-    "complex64": 14, "complex128": 15, "bfloat16": 16, "float8e4m3fn": 17,
-    "float8e4m3fnuz": 18, "float8e5m2": 19, "float8e5m2fnuz": 20, "uint4": 21, "int4": 22,
-    "float4e2m1": 23, "float8e8m0": 24, "uint2": 25, "int2": 26}.items()}
+_ONNX_NAMES = {
+    v: k
+    for k, v in {
+        "float": 1,
+        "uint8": 2,
+        "int8": 3,
+        "uint16": 4,
+        "int16": 5,
+        "int32": 6,
+        "int64": 7,
+        "string": 8,
+        "bool": 9,
+        "float16": 10,
+        "double": 11,
+        "uint32": 12,
+        "uint64": 13,
+        "complex64": 14,
+        "complex128": 15,
+        "bfloat16": 16,
+        "float8e4m3fn": 17,
+        "float8e4m3fnuz": 18,
+        "float8e5m2": 19,
+        "float8e5m2fnuz": 20,
+        "uint4": 21,
+        "int4": 22,
+        "float4e2m1": 23,
+        "float8e8m0": 24,
+        "uint2": 25,
+        "int2": 26,
+    }.items()
+}
 
 
 def _actual_outputs(case: Path, model: onnx.ModelProto) -> dict[str, tuple[str, list]]:
@@ -113,8 +140,11 @@ def _same_dims(ours, theirs) -> str:
             if pa != b:
                 return "mismatch"
         elif isinstance(b, int) or isinstance(pa, int):
-            verdict = ("more" if isinstance(pa, int) else "less") if verdict == "equal" \
+            verdict = (
+                ("more" if isinstance(pa, int) else "less")
+                if verdict == "equal"
                 else verdict
+            )
         elif str(pa) != b:
             verdict = "more" if verdict == "equal" else verdict
     return verdict
@@ -160,7 +190,11 @@ def compare_case(case: Path) -> dict[str, str]:
 
 
 def _fmt(shape):
-    return None if shape is None else [public_dim(d) if isinstance(d, Dim) else d for d in shape]
+    return (
+        None
+        if shape is None
+        else [public_dim(d) if isinstance(d, Dim) else d for d in shape]
+    )
 
 
 def node_case_report(cases: list[Path]) -> dict:
@@ -186,7 +220,9 @@ def _node_cases() -> list[Path]:
 # --- tests ------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not CASES.exists(), reason="node cases not generated (run test_conformance)")
+@pytest.mark.skipif(
+    not CASES.exists(), reason="node cases not generated (run test_conformance)"
+)
 def test_node_cases_agree():
     report = node_case_report(_node_cases())
     mism = [m for m in report["mismatches"] if m.split("/")[0] not in KNOWN_DIFFERENCES]
@@ -207,8 +243,9 @@ def ort_node_case_report(cases: list[Path]) -> dict:
     for case in cases:
         stripped = _strip(onnx.load(str(case / "model.onnx")))
         try:
-            ref = ort.InferenceSession(stripped.SerializeToString(),
-                                       providers=["CPUExecutionProvider"])
+            ref = ort.InferenceSession(
+                stripped.SerializeToString(), providers=["CPUExecutionProvider"]
+            )
         except Exception:  # noqa: BLE001 - onnxruntime lacks some ops/types: nothing to compare
             counts["ort_refused"] += 1
             continue
@@ -222,16 +259,26 @@ def ort_node_case_report(cases: list[Path]) -> dict:
             elif not o.type.startswith("tensor("):
                 v = "equal"
             elif not o.shape:  # [] is both a scalar and an unknown rank there
-                v = "equal" if vt.shape == () else "more" if vt.shape is not None else "equal"
+                v = (
+                    "equal"
+                    if vt.shape == ()
+                    else "more"
+                    if vt.shape is not None
+                    else "equal"
+                )
             else:
                 v = _same_dims(vt.shape, o.shape)
             counts[v] += 1
             if v in ("less", "mismatch"):
-                bad.append(f"{case.name}/{o.name}: ours {vt}, onnxruntime {o.type} {o.shape}")
+                bad.append(
+                    f"{case.name}/{o.name}: ours {vt}, onnxruntime {o.type} {o.shape}"
+                )
     return {"counts": counts, "bad": bad}
 
 
-@pytest.mark.skipif(not CASES.exists(), reason="node cases not generated (run test_conformance)")
+@pytest.mark.skipif(
+    not CASES.exists(), reason="node cases not generated (run test_conformance)"
+)
 def test_node_cases_agree_with_onnxruntime():
     report = ort_node_case_report(_node_cases())
     assert not report["bad"], "\n".join(report["bad"][:60])
@@ -258,7 +305,9 @@ def _transformer_models() -> list[Path]:
 
 
 @pytest.mark.skipif(not _transformer_models(), reason="transformer exports not built")
-@pytest.mark.parametrize("path", _transformer_models(), ids=lambda p: "/".join(p.parts[-3:]))
+@pytest.mark.parametrize(
+    "path", _transformer_models(), ids=lambda p: "/".join(p.parts[-3:])
+)
 def test_transformer_exports_match_onnx_and_onnxruntime(path):
     """With the declarations stripped, every value onnx infers and every output
     onnxruntime declares comes out the same (or more precise) from our rules."""
@@ -278,7 +327,10 @@ def test_transformer_exports_match_onnx_and_onnxruntime(path):
     for theirs in ref.get_outputs():
         ours = inf.values[theirs.name]
         assert ours.type_string == theirs.type, theirs.name
-        assert _same_dims(ours.shape, theirs.shape) in ("equal", "more"), (ours, theirs.shape)
+        assert _same_dims(ours.shape, theirs.shape) in ("equal", "more"), (
+            ours,
+            theirs.shape,
+        )
     sess = wasm_rt.InferenceSession(str(path))
     assert not sess.shape_problems, sess.shape_problems[:5]
     for ours, theirs in zip(sess.get_outputs(), ref.get_outputs()):
@@ -295,12 +347,16 @@ def test_declared_disagreement_is_reported_not_fatal():
     from onnx import TensorProto, helper
 
     g = helper.make_graph(
-        [helper.make_node("Relu", ["x"], ["y"])], "g",
+        [helper.make_node("Relu", ["x"], ["y"])],
+        "g",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])])
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])],
+    )
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     sess = wasm_rt.InferenceSession(model.SerializeToString())
-    assert any("declared shape [2, 4], inferred [2, 3]" in p for p in sess.shape_problems)
+    assert any(
+        "declared shape [2, 4], inferred [2, 3]" in p for p in sess.shape_problems
+    )
     assert sess.run(None, {"x": np.ones((2, 3), np.float32)})[0].shape == (2, 3)
 
 
@@ -308,12 +364,20 @@ def test_get_outputs_shows_symbolic_dims_as_onnxruntime():
     from onnx import TensorProto, helper
 
     g = helper.make_graph(
-        [helper.make_node("Concat", ["a", "b"], ["y"], axis=1),
-         helper.make_node("NonZero", ["a"], ["nz"])], "g",
-        [helper.make_tensor_value_info("a", TensorProto.FLOAT, ["batch", "seq"]),
-         helper.make_tensor_value_info("b", TensorProto.FLOAT, ["batch", "past"])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None),
-         helper.make_tensor_value_info("nz", TensorProto.INT64, None)])
+        [
+            helper.make_node("Concat", ["a", "b"], ["y"], axis=1),
+            helper.make_node("NonZero", ["a"], ["nz"]),
+        ],
+        "g",
+        [
+            helper.make_tensor_value_info("a", TensorProto.FLOAT, ["batch", "seq"]),
+            helper.make_tensor_value_info("b", TensorProto.FLOAT, ["batch", "past"]),
+        ],
+        [
+            helper.make_tensor_value_info("y", TensorProto.FLOAT, None),
+            helper.make_tensor_value_info("nz", TensorProto.INT64, None),
+        ],
+    )
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     sess = wasm_rt.InferenceSession(model.SerializeToString())
     y, nz = sess.get_outputs()
@@ -326,16 +390,30 @@ def test_metadata_graph_never_reads_external_data(tmp_path):
 
     w = numpy_helper.from_array(np.ones((64, 32), np.float32), "w")
     shape = numpy_helper.from_array(np.array([-1, 8, 4], np.int64), "shape")
-    nodes = [helper.make_node("MatMul", ["x", "w"], ["y"]),
-             helper.make_node("Reshape", ["y", "shape"], ["z"])]
-    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(
-        "x", TensorProto.FLOAT, ["batch", 64])], [helper.make_tensor_value_info(
-            "z", TensorProto.FLOAT, None)], [w, shape])
+    nodes = [
+        helper.make_node("MatMul", ["x", "w"], ["y"]),
+        helper.make_node("Reshape", ["y", "shape"], ["z"]),
+    ]
+    g = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 64])],
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, None)],
+        [w, shape],
+    )
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
-    onnx.save(model, str(tmp_path / "m.onnx"), save_as_external_data=True,
-              all_tensors_to_one_file=True, location="weights.bin", size_threshold=0)
+    onnx.save(
+        model,
+        str(tmp_path / "m.onnx"),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location="weights.bin",
+        size_threshold=0,
+    )
     (tmp_path / "weights.bin").unlink()  # must not be needed
-    graph, opsets = metadata_graph(onnx.load(str(tmp_path / "m.onnx"), load_external_data=False))
+    graph, opsets = metadata_graph(
+        onnx.load(str(tmp_path / "m.onnx"), load_external_data=False)
+    )
     inf = infer(graph, opsets, {"batch": 3})
     assert inf.values["y"].shape == (3, 32)
     # The shape tensor was external too: its dims are known, its values not.
@@ -358,18 +436,34 @@ def test_symbolic_dims_flow_through_shape_computations():
         helper.make_node("Reshape", ["cat_flat", "target"], ["r"]),
         helper.make_node("Flatten", ["cat"], ["cat_flat"], axis=3),
     ]
-    inits = [numpy_helper.from_array(np.array(v, np.int64), n) for n, v in
-             (("two", 2), ("one", 1), ("zero", [0]), ("bdim", [-1]))]
+    inits = [
+        numpy_helper.from_array(np.array(v, np.int64), n)
+        for n, v in (("two", 2), ("one", 1), ("zero", [0]), ("bdim", [-1]))
+    ]
     g = helper.make_graph(
-        nodes, "g",
-        [helper.make_tensor_value_info("past", TensorProto.FLOAT, ["batch", 4, "past", 8]),
-         helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4, "seq", 8])],
-        [helper.make_tensor_value_info("r", TensorProto.FLOAT, None)], inits)
+        nodes,
+        "g",
+        [
+            helper.make_tensor_value_info(
+                "past", TensorProto.FLOAT, ["batch", 4, "past", 8]
+            ),
+            helper.make_tensor_value_info(
+                "x", TensorProto.FLOAT, ["batch", 4, "seq", 8]
+            ),
+        ],
+        [helper.make_tensor_value_info("r", TensorProto.FLOAT, None)],
+        inits,
+    )
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     loaded = load(model.SerializeToString(), None)
     graph = build_model_graph(loaded.proto, loaded.ext)
     inf = infer(graph, loaded.opsets)
-    assert [str(d) for d in inf.values["cat"].shape] == ["batch", "4", "past + seq", "8"]
+    assert [str(d) for d in inf.values["cat"].shape] == [
+        "batch",
+        "4",
+        "past + seq",
+        "8",
+    ]
     assert str(inf.values["r"].shape[1]) == "past + seq"
     bound = infer(graph, loaded.opsets, {"batch": 2, "past": 5, "seq": 3})
     assert bound.values["r"].shape == (64, 8)
@@ -395,15 +489,24 @@ def test_model_local_functions_are_inferred_through_their_bodies():
     from onnx import TensorProto, helper
 
     fn = helper.make_function(
-        "local", "Twice", ["a"], ["b"],
+        "local",
+        "Twice",
+        ["a"],
+        ["b"],
         [helper.make_node("Concat", ["a", "a"], ["b"], axis=0)],
-        [helper.make_opsetid("", 17)])
+        [helper.make_opsetid("", 17)],
+    )
     g = helper.make_graph(
-        [helper.make_node("Twice", ["x"], ["y"], domain="local")], "g",
+        [helper.make_node("Twice", ["x"], ["y"], domain="local")],
+        "g",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
-    model = helper.make_model(g, functions=[fn], opset_imports=[
-        helper.make_opsetid("", 17), helper.make_opsetid("local", 1)])
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    model = helper.make_model(
+        g,
+        functions=[fn],
+        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("local", 1)],
+    )
     sess = wasm_rt.InferenceSession(model.SerializeToString())
     assert sess.get_outputs()[0].shape == ["2*n", 3]
 
@@ -412,11 +515,18 @@ def test_a_failing_rule_is_a_problem_not_an_error():
     from onnx import TensorProto, helper
 
     g = helper.make_graph(
-        [helper.make_node("Concat", ["a", "b"], ["y"], axis=0)], "g",
-        [helper.make_tensor_value_info("a", TensorProto.FLOAT, [2, 3]),
-         helper.make_tensor_value_info("b", TensorProto.FLOAT, [2])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+        [helper.make_node("Concat", ["a", "b"], ["y"], axis=0)],
+        "g",
+        [
+            helper.make_tensor_value_info("a", TensorProto.FLOAT, [2, 3]),
+            helper.make_tensor_value_info("b", TensorProto.FLOAT, [2]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     sess = wasm_rt.InferenceSession(model.SerializeToString())
     assert any("Concat" in p and "ranks" in p for p in sess.shape_problems)
-    assert (sess.get_outputs()[0].type, sess.get_outputs()[0].shape) == ("tensor(float)", [])
+    assert (sess.get_outputs()[0].type, sess.get_outputs()[0].shape) == (
+        "tensor(float)",
+        [],
+    )

@@ -57,12 +57,16 @@ def test_evaluate():
 def test_onnx_spelling():
     assert to_onnx_dim(seq + past) == "past + seq"
     assert to_onnx_dim(3) == 3 and to_onnx_dim(None) is None
-    assert isinstance(sym("x"), Dim) and sym("x").is_symbol() and not (sym("x") + 1).is_symbol()
+    assert (
+        isinstance(sym("x"), Dim)
+        and sym("x").is_symbol()
+        and not (sym("x") + 1).is_symbol()
+    )
 
 
 def test_dim_params_that_are_expressions_parse():
-    assert parse_param("past_sequence_length + sequence_length") == sym("past_sequence_length") + sym(
-        "sequence_length")
+    total = sym("past_sequence_length") + sym("sequence_length")
+    assert parse_param("past_sequence_length + sequence_length") == total
     assert parse_param("2*seq") == 2 * seq
     assert parse_param("seq // 2") == floordiv(seq, 2)
     assert parse_param("batch") == batch

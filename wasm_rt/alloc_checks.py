@@ -177,7 +177,26 @@ _BOOL_OUT = frozenset(
 
 # The same for com.microsoft's fused ops (outputs shaped like an input, or smaller).
 MS_NO_GROWTH = frozenset(
-    ["SkipLayerNormalization", "SkipSimplifiedLayerNormalization", "LayerNormalization", "SimplifiedLayerNormalization", "FastGelu", "BiasGelu", "QuickGelu", "Gelu", "ScaledSiLU", "RotaryEmbedding", "BiasAdd", "BiasDropout", "QuantizeLinear", "Trilu", "Inverse", "QLinearSigmoid", "QLinearLeakyRelu", "QLinearSoftmax"]
+    [
+        "SkipLayerNormalization",
+        "SkipSimplifiedLayerNormalization",
+        "LayerNormalization",
+        "SimplifiedLayerNormalization",
+        "FastGelu",
+        "BiasGelu",
+        "QuickGelu",
+        "Gelu",
+        "ScaledSiLU",
+        "RotaryEmbedding",
+        "BiasAdd",
+        "BiasDropout",
+        "QuantizeLinear",
+        "Trilu",
+        "Inverse",
+        "QLinearSigmoid",
+        "QLinearLeakyRelu",
+        "QLinearSoftmax",
+    ]
 )
 
 
@@ -341,9 +360,15 @@ def _expand_fast(node, exact: Checker) -> Checker:
     return check
 
 
-_FAST = {"MatMul": _matmul_fast, "Gather": _gather_fast, "Concat": _concat_fast,
-         "Cast": _cast_fast, "Range": _range_fast, "ConstantOfShape": _constant_of_shape_fast,
-         "Expand": _expand_fast}
+_FAST = {
+    "MatMul": _matmul_fast,
+    "Gather": _gather_fast,
+    "Concat": _concat_fast,
+    "Cast": _cast_fast,
+    "Range": _range_fast,
+    "ConstantOfShape": _constant_of_shape_fast,
+    "Expand": _expand_fast,
+}
 
 
 def _rule_check(node, opset: int, opsets) -> Checker:

@@ -68,7 +68,11 @@ class ValueType:
         return n
 
     def __str__(self) -> str:
-        shape = "?" if self.shape is None else "[" + ", ".join(str(d) for d in self.shape) + "]"
+        shape = (
+            "?"
+            if self.shape is None
+            else "[" + ", ".join(str(d) for d in self.shape) + "]"
+        )
         return f"{self.elem_type}{shape}"
 
 
@@ -155,10 +159,16 @@ class RuleError(Exception):
 class RuleContext:
     """What a shape rule sees: the node, its input types and known input values."""
 
-    def __init__(self, node: Node, opset: int, inputs: list[ValueType | None],
-                 values: list[np.ndarray | None], fresh: Callable[[], Dim],
-                 subgraph: Callable[[Graph, list[ValueType | None]], list[ValueType | None]],
-                 opsets: Mapping[str, int] | None = None):
+    def __init__(
+        self,
+        node: Node,
+        opset: int,
+        inputs: list[ValueType | None],
+        values: list[np.ndarray | None],
+        fresh: Callable[[], Dim],
+        subgraph: Callable[[Graph, list[ValueType | None]], list[ValueType | None]],
+        opsets: Mapping[str, int] | None = None,
+    ):
         self.node = node
         self.opset = opset
         self.attrs = node.attrs
@@ -178,7 +188,9 @@ class RuleContext:
         if i >= len(self.inputs):
             return None
         vt = self.inputs[i]
-        return None if vt is None or vt.elem_type == "unknown" and vt.shape is None else vt
+        return (
+            None if vt is None or vt.elem_type == "unknown" and vt.shape is None else vt
+        )
 
     def has(self, i: int) -> bool:
         return i < len(self.node.inputs) and bool(self.node.inputs[i])
@@ -205,8 +217,10 @@ class RuleContext:
         if v is None:
             return None
         flat = v.reshape(-1).tolist()
-        if not all(isinstance(x, (int, np.integer)) or (isinstance(x, float) and x == int(x))
-                   for x in flat):
+        if not all(
+            isinstance(x, (int, np.integer)) or (isinstance(x, float) and x == int(x))
+            for x in flat
+        ):
             return None
         return [int(x) for x in flat]
 
@@ -229,7 +243,9 @@ class RuleContext:
     def fresh_shape(self, rank: int) -> tuple[Dim, ...]:
         return tuple(self._fresh() for _ in range(rank))
 
-    def infer_subgraph(self, graph: Graph, inputs: list[ValueType | None]) -> list[ValueType | None]:
+    def infer_subgraph(
+        self, graph: Graph, inputs: list[ValueType | None]
+    ) -> list[ValueType | None]:
         """The output types of ``graph`` with its inputs typed as ``inputs``."""
         return self._subgraph(graph, inputs)
 
@@ -250,7 +266,10 @@ def known_array(x) -> np.ndarray | None:
     if isinstance(x, np.ndarray) and x.dtype != object:
         return x
     arr = np.asarray(x, dtype=object)
-    flat = [as_dim(v) if isinstance(v, (Dim, int, np.integer)) else v for v in arr.reshape(-1)]
+    flat = [
+        as_dim(v) if isinstance(v, (Dim, int, np.integer)) else v
+        for v in arr.reshape(-1)
+    ]
     if all(isinstance(v, int) for v in flat):
         return np.array(flat, dtype=np.int64).reshape(arr.shape)
     out = np.empty(len(flat), dtype=object)
@@ -281,7 +300,9 @@ class _Walker:
                 elem = "unknown"
             if vi.shape is None:
                 return ValueType(elem, None)
-            return ValueType(elem, tuple(self._declared_dim(d, anonymous) for d in vi.shape))
+            return ValueType(
+                elem, tuple(self._declared_dim(d, anonymous) for d in vi.shape)
+            )
         if vi.kind == "unknown" or not vi.type_string:
             return UNKNOWN
         return ValueType(vi.type_string, None)
@@ -304,10 +325,16 @@ class _Walker:
             return ValueType(type_name_of(arr.dtype), tuple(int(d) for d in arr.shape))
         shape = getattr(arr, "shape", None)  # sparse initializers
         dtype = getattr(arr, "dtype", None)
-        return ValueType(type_name_of(dtype), tuple(int(d) for d in shape) if shape else None)
+        return ValueType(
+            type_name_of(dtype), tuple(int(d) for d in shape) if shape else None
+        )
 
-    def graph(self, graph: Graph, scope: dict[str, ValueType],
-              input_types: Sequence[ValueType | None] | None = None) -> list[ValueType | None]:
+    def graph(
+        self,
+        graph: Graph,
+        scope: dict[str, ValueType],
+        input_types: Sequence[ValueType | None] | None = None,
+    ) -> list[ValueType | None]:
         values = self.result.values
         local = dict(scope)
         for name, arr in graph.initializers.items():
@@ -316,7 +343,11 @@ class _Walker:
             if vi.name in graph.initializers and input_types is None:
                 continue
             vt = self.declared(vi)
-            given = input_types[k] if input_types is not None and k < len(input_types) else None
+            given = (
+                input_types[k]
+                if input_types is not None and k < len(input_types)
+                else None
+            )
             if given is not None:
                 vt = self.merge(vi.name, given, vt, report=False)
             local[vi.name] = values[vi.name] = vt
@@ -344,16 +375,26 @@ class _Walker:
             if rule is _UNSEEN:
                 rule = self._rules[key] = lookup_rule(*key)
             if rule is None:
-                self.result.problems.append(f"{node.describe()}: no shape inference rule")
+                self.result.problems.append(
+                    f"{node.describe()}: no shape inference rule"
+                )
             else:
-                ctx = RuleContext(node, opset, in_types, in_vals, self.fresh,
-                                  lambda g, ts: self.graph(g, local, ts), self.opsets)
+                ctx = RuleContext(
+                    node,
+                    opset,
+                    in_types,
+                    in_vals,
+                    self.fresh,
+                    lambda g, ts: self.graph(g, local, ts),
+                    self.opsets,
+                )
                 try:
                     got = rule(ctx)
                     out_types = list(got) if isinstance(got, (list, tuple)) else [got]
                 except Exception as e:  # noqa: BLE001 - a failing rule must not stop the session
                     self.result.problems.append(
-                        f"{node.describe()}: shape inference failed: {type(e).__name__}: {e}")
+                        f"{node.describe()}: shape inference failed: {type(e).__name__}: {e}"
+                    )
                     out_types, ctx = [], None
         for k, name in enumerate(node.outputs):
             if not name:
@@ -366,33 +407,47 @@ class _Walker:
             local[name] = values[name] = vt
             if ctx is not None and k in ctx.out_values:
                 known = known_array(ctx.out_values[k])
-                if known.dtype != object or not any(_too_big(x) for x in known.reshape(-1)):
+                if known.dtype != object or not any(
+                    _too_big(x) for x in known.reshape(-1)
+                ):
                     consts[name] = known
 
-    def merge(self, name: str, ours: ValueType | None, decl: ValueType,
-              report: bool = True) -> ValueType:
+    def merge(
+        self, name: str, ours: ValueType | None, decl: ValueType, report: bool = True
+    ) -> ValueType:
         """Our type refined by a declared one; disagreements become problems."""
-        if ours is None or ours is UNKNOWN or ours.elem_type == "unknown" and ours.shape is None:
+        if (
+            ours is None
+            or ours is UNKNOWN
+            or ours.elem_type == "unknown"
+            and ours.shape is None
+        ):
             if decl.shape is None:
                 return decl
-            return ValueType(decl.elem_type, tuple(d if d is not None else self.fresh()
-                                                   for d in decl.shape))
+            return ValueType(
+                decl.elem_type,
+                tuple(d if d is not None else self.fresh() for d in decl.shape),
+            )
         elem = ours.elem_type
         if decl.elem_type != "unknown" and elem != decl.elem_type:
             if elem != "unknown" and report:
                 self.result.problems.append(
-                    f"value '{name}': declared type {decl.elem_type}, inferred {elem}")
+                    f"value '{name}': declared type {decl.elem_type}, inferred {elem}"
+                )
             if elem == "unknown":
                 elem = decl.elem_type
         if decl.shape is None:
             return ValueType(elem, ours.shape)
         if ours.shape is None:
-            return ValueType(elem, tuple(d if d is not None else self.fresh() for d in decl.shape))
+            return ValueType(
+                elem, tuple(d if d is not None else self.fresh() for d in decl.shape)
+            )
         if len(ours.shape) != len(decl.shape):
             if report:
                 self.result.problems.append(
                     f"value '{name}': declared rank {len(decl.shape)} "
-                    f"{_fmt(decl.shape)}, inferred rank {len(ours.shape)} {_fmt(ours.shape)}")
+                    f"{_fmt(decl.shape)}, inferred rank {len(ours.shape)} {_fmt(ours.shape)}"
+                )
             return ValueType(elem, ours.shape)
         dims = []
         for a, b in zip(ours.shape, decl.shape):
@@ -402,11 +457,14 @@ class _Walker:
                 if a != b and report:
                     self.result.problems.append(
                         f"value '{name}': declared shape {_fmt(decl.shape)}, "
-                        f"inferred {_fmt(ours.shape)}")
+                        f"inferred {_fmt(ours.shape)}"
+                    )
                     report = False
                 dims.append(a)
             elif isinstance(a, int):
-                dims.append(a)  # our concrete dim is more specific than a declared symbol
+                dims.append(
+                    a
+                )  # our concrete dim is more specific than a declared symbol
             else:
                 # The declared dim (a value or a name) refines a symbolic one of ours.
                 dims.append(b if isinstance(b, int) or public_dim(a) is None else a)
@@ -425,17 +483,21 @@ MAX_DEGREE = 6
 
 def _too_big(d: DimLike) -> bool:
     return isinstance(d, Dim) and (
-        len(d.terms) > MAX_TERMS or max(len(m) for m in d.terms) > MAX_DEGREE)
+        len(d.terms) > MAX_TERMS or max(len(m) for m in d.terms) > MAX_DEGREE
+    )
 
 
 def _tidy(vt: ValueType, fresh: Callable[[], Dim]) -> ValueType:
     if vt.shape is None or all(type(d) is int for d in vt.shape):
         return vt
-    return ValueType(vt.elem_type, tuple(fresh() if _too_big(d) else as_dim(d)
-                                         for d in vt.shape))
+    return ValueType(
+        vt.elem_type, tuple(fresh() if _too_big(d) else as_dim(d) for d in vt.shape)
+    )
 
 
-def infer(graph: Graph, opsets: Mapping[str, int], dims: Mapping[str, int] | None = None) -> Inference:
+def infer(
+    graph: Graph, opsets: Mapping[str, int], dims: Mapping[str, int] | None = None
+) -> Inference:
     """Types and shapes of every value of ``graph`` (subgraphs included).
 
     ``dims`` binds symbolic input dims (``{"batch": 4}``) so shapes come out
@@ -450,8 +512,9 @@ def infer(graph: Graph, opsets: Mapping[str, int], dims: Mapping[str, int] | Non
 # --- one node with concrete inputs (run-time allocation checks) ------------------
 
 
-def node_output_types(node: Node, opset: int, args: Sequence[Any],
-                      opsets: Mapping[str, int] | None = None) -> list[ValueType | None] | None:
+def node_output_types(
+    node: Node, opset: int, args: Sequence[Any], opsets: Mapping[str, int] | None = None
+) -> list[ValueType | None] | None:
     """Output types of ``node`` for actual input values ``args``; None without a rule."""
     rule = lookup_rule(node.domain, node.op_type, opset)
     if rule is None:
@@ -471,11 +534,21 @@ def node_output_types(node: Node, opset: int, args: Sequence[Any],
             continue
         types.append(ValueType(type_name_of(dtype), tuple(int(d) for d in shape)))
         size = getattr(a, "size", MAX_PROPAGATED + 1)
-        vals.append(a if size <= MAX_PROPAGATED and dtype is not None and dtype.kind in "biuf"
-                    else None)
+        vals.append(
+            a
+            if size <= MAX_PROPAGATED and dtype is not None and dtype.kind in "biuf"
+            else None
+        )
     counter = itertools.count()
-    ctx = RuleContext(node, opset, types, vals, lambda: symbolic.sym(f"unk__{next(counter)}"),
-                      lambda g, ts: [None] * len(g.outputs), opsets)
+    ctx = RuleContext(
+        node,
+        opset,
+        types,
+        vals,
+        lambda: symbolic.sym(f"unk__{next(counter)}"),
+        lambda g, ts: [None] * len(g.outputs),
+        opsets,
+    )
     got = rule(ctx)
     return list(got) if isinstance(got, (list, tuple)) else [got]
 
@@ -539,8 +612,10 @@ def metadata_graph(model, max_elements: int = MAX_PROPAGATED):
                 restore(sub)
 
     restore(graph)
-    opsets = {("" if o.domain in ("", "ai.onnx") else o.domain): int(o.version)
-              for o in proto.opset_import}
+    opsets = {
+        ("" if o.domain in ("", "ai.onnx") else o.domain): int(o.version)
+        for o in proto.opset_import
+    }
     return graph, opsets
 
 
@@ -555,7 +630,9 @@ def session_inference(graph: Graph, opsets: Mapping[str, int]) -> Inference:
     try:
         result = infer(graph, opsets)
     except Exception as e:  # noqa: BLE001 - inference must never stop a runnable model
-        result = Inference(problems=[f"shape inference failed: {type(e).__name__}: {e}"])
+        result = Inference(
+            problems=[f"shape inference failed: {type(e).__name__}: {e}"]
+        )
     for p in result.problems:
         if "declared" in p:
             logger.warning("shape inference: %s", p)

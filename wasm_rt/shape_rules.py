@@ -98,16 +98,29 @@ _NUMERIC_FNS = {
     "Add": lambda a, b: a + b,
     "Sub": lambda a, b: a - b,
     "Mul": lambda a, b: a * b,
-    "Div": lambda a, b: np.vectorize(lambda x, y: sy.floordiv(x, y) if not isinstance(x, float)
-                                     and not isinstance(y, float) else x / y, otypes=[object])(a, b),
+    "Div": lambda a, b: np.vectorize(
+        lambda x, y: (
+            sy.floordiv(x, y)
+            if not isinstance(x, float) and not isinstance(y, float)
+            else x / y
+        ),
+        otypes=[object],
+    )(a, b),
     "Max": lambda a, b: np.vectorize(sy.dmax, otypes=[object])(a, b),
     "Min": lambda a, b: np.vectorize(sy.dmin, otypes=[object])(a, b),
 }
 
 
-_COMPARE_FNS = {"Equal": np.equal, "Less": np.less, "Greater": np.greater,
-                 "LessOrEqual": np.less_equal, "GreaterOrEqual": np.greater_equal,
-                 "And": np.logical_and, "Or": np.logical_or, "Xor": np.logical_xor}
+_COMPARE_FNS = {
+    "Equal": np.equal,
+    "Less": np.less,
+    "Greater": np.greater,
+    "LessOrEqual": np.less_equal,
+    "GreaterOrEqual": np.greater_equal,
+    "And": np.logical_and,
+    "Or": np.logical_or,
+    "Xor": np.logical_xor,
+}
 
 
 def _dims_equal(a, b) -> bool | None:
@@ -128,7 +141,10 @@ def _propagate(ctx: RuleContext, elem: str, vals: list[np.ndarray]) -> None:
         ctx.set_value(0, np.where(vals[0].astype(bool), vals[1], vals[2]))
     elif op == "Equal" and not concrete:
         x, y = np.broadcast_arrays(*vals)
-        eq = [_dims_equal(p, q) for p, q in zip(x.reshape(-1).tolist(), y.reshape(-1).tolist())]
+        eq = [
+            _dims_equal(p, q)
+            for p, q in zip(x.reshape(-1).tolist(), y.reshape(-1).tolist())
+        ]
         if None not in eq:
             ctx.set_value(0, np.array(eq, dtype=bool).reshape(x.shape))
     elif op in _COMPARE_FNS and concrete:
@@ -140,12 +156,17 @@ def _propagate(ctx: RuleContext, elem: str, vals: list[np.ndarray]) -> None:
         ctx.set_value(0, acc)
 
 
-def broadcast_rule(elem_from: int | None = 0, out_elem: str | None = None,
-                   inputs: slice | None = None):
+def broadcast_rule(
+    elem_from: int | None = 0, out_elem: str | None = None, inputs: slice | None = None
+):
     """Inputs broadcast together; element type of input ``elem_from`` or ``out_elem``."""
 
     def rule(ctx: RuleContext):
-        idx = range(len(ctx.inputs))[inputs] if inputs is not None else range(len(ctx.inputs))
+        idx = (
+            range(len(ctx.inputs))[inputs]
+            if inputs is not None
+            else range(len(ctx.inputs))
+        )
         shapes = [ctx.shape(i) for i in idx if ctx.has(i)]
         elem = out_elem or ctx.elem(elem_from)
         out = T(elem, broadcast_shapes(*shapes))
@@ -166,8 +187,11 @@ def reduce_shape(shape, axes, keepdims: bool):
         return None
     rank = len(shape)
     axes = {norm_axis(a, rank) for a in axes} if axes is not None else set(range(rank))
-    return tuple((1 if keepdims else None) if k in axes else d for k, d in enumerate(shape)
-                 if keepdims or k not in axes)
+    return tuple(
+        (1 if keepdims else None) if k in axes else d
+        for k, d in enumerate(shape)
+        if keepdims or k not in axes
+    )
 
 
 def reduce_rule(axes_input_since: int, out_elem: str | None = None):
@@ -198,11 +222,17 @@ def reduce_rule(axes_input_since: int, out_elem: str | None = None):
         if shape is not None and axes is not None and not axes:
             axes = None
         v = ctx.value(0)
-        if v is not None and v.ndim == 1 and ctx.node.op_type in ("ReduceProd", "ReduceSum"):
+        if (
+            v is not None
+            and v.ndim == 1
+            and ctx.node.op_type in ("ReduceProd", "ReduceSum")
+        ):
             # Element counts from shapes: ReduceProd(Shape(x)[k:]).
             acc: DimLike = 1 if ctx.node.op_type == "ReduceProd" else 0
             for d in v.tolist():
-                acc = (sy.mul if ctx.node.op_type == "ReduceProd" else sy.add)(acc, as_dim(d))
+                acc = (sy.mul if ctx.node.op_type == "ReduceProd" else sy.add)(
+                    acc, as_dim(d)
+                )
             ctx.set_value(0, known_array([acc] if keep else acc))
         return T(elem, reduce_shape(shape, axes, keep))
 
@@ -229,7 +259,67 @@ def matmul_shape(a, b):
 
 # --- elementwise -----------------------------------------------------------------
 
-_UNARY_SAME = ["Abs", "Neg", "Exp", "Log", "Sqrt", "Reciprocal", "Floor", "Ceil", "Round", "Sign", "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Tanh", "Asinh", "Acosh", "Atanh", "Erf", "Relu", "Sigmoid", "Softplus", "Softsign", "Elu", "Selu", "Celu", "LeakyRelu", "ThresholdedRelu", "HardSigmoid", "HardSwish", "Mish", "Gelu", "Shrink", "BitwiseNot", "Softmax", "LogSoftmax", "Hardmax", "Clip", "Trilu", "LpNormalization", "MeanVarianceNormalization", "LRN", "InstanceNormalization", "CumSum", "CumProd", "ReverseSequence", "Scatter", "ScatterElements", "ScatterND", "TensorScatter", "RandomNormalLike", "RandomUniformLike", "EyeLike", "Det", "Identity"]
+_UNARY_SAME = [
+    "Abs",
+    "Neg",
+    "Exp",
+    "Log",
+    "Sqrt",
+    "Reciprocal",
+    "Floor",
+    "Ceil",
+    "Round",
+    "Sign",
+    "Sin",
+    "Cos",
+    "Tan",
+    "Asin",
+    "Acos",
+    "Atan",
+    "Sinh",
+    "Cosh",
+    "Tanh",
+    "Asinh",
+    "Acosh",
+    "Atanh",
+    "Erf",
+    "Relu",
+    "Sigmoid",
+    "Softplus",
+    "Softsign",
+    "Elu",
+    "Selu",
+    "Celu",
+    "LeakyRelu",
+    "ThresholdedRelu",
+    "HardSigmoid",
+    "HardSwish",
+    "Mish",
+    "Gelu",
+    "Shrink",
+    "BitwiseNot",
+    "Softmax",
+    "LogSoftmax",
+    "Hardmax",
+    "Clip",
+    "Trilu",
+    "LpNormalization",
+    "MeanVarianceNormalization",
+    "LRN",
+    "InstanceNormalization",
+    "CumSum",
+    "CumProd",
+    "ReverseSequence",
+    "Scatter",
+    "ScatterElements",
+    "ScatterND",
+    "TensorScatter",
+    "RandomNormalLike",
+    "RandomUniformLike",
+    "EyeLike",
+    "Det",
+    "Identity",
+]
 
 
 @shape_rule(tuple(_UNARY_SAME))
@@ -238,7 +328,10 @@ def _unary(ctx: RuleContext):
     op = ctx.node.op_type
     if op == "Det" and vt is not None and vt.shape is not None:
         return T(vt.elem_type, vt.shape[:-2])
-    if op in ("RandomNormalLike", "RandomUniformLike", "EyeLike") and "dtype" in ctx.attrs:
+    if (
+        op in ("RandomNormalLike", "RandomUniformLike", "EyeLike")
+        and "dtype" in ctx.attrs
+    ):
         return T(type_of_code(ctx.attr("dtype")), ctx.shape(0))
     v = ctx.value(0)
     if v is not None and op in ("Identity", "Neg", "Abs"):
@@ -252,14 +345,35 @@ def _unary(ctx: RuleContext):
 for _op in ("IsNaN", "IsInf", "Not"):
     shape_rule(_op)(same_shape_elem("bool"))
 
-shape_rule(("Add", "Sub", "Mul", "Div", "Mod", "BitShift", "BitwiseAnd", "BitwiseOr",
-            "BitwiseXor", "Max", "Min", "Sum", "Mean", "PRelu"))(broadcast)
-shape_rule(("Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "And", "Or",
-            "Xor"))(compare)
+shape_rule(
+    (
+        "Add",
+        "Sub",
+        "Mul",
+        "Div",
+        "Mod",
+        "BitShift",
+        "BitwiseAnd",
+        "BitwiseOr",
+        "BitwiseXor",
+        "Max",
+        "Min",
+        "Sum",
+        "Mean",
+        "PRelu",
+    )
+)(broadcast)
+shape_rule(
+    ("Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "And", "Or", "Xor")
+)(compare)
 shape_rule("Where")(broadcast_rule(elem_from=1))
 shape_rule("Dropout")(lambda ctx: [ctx.input(0), T("bool", ctx.shape(0))])
-shape_rule("Bernoulli")(lambda ctx: T(type_of_code(ctx.attr("dtype")) if "dtype" in ctx.attrs
-                                      else ctx.elem(0), ctx.shape(0)))
+shape_rule("Bernoulli")(
+    lambda ctx: T(
+        type_of_code(ctx.attr("dtype")) if "dtype" in ctx.attrs else ctx.elem(0),
+        ctx.shape(0),
+    )
+)
 
 
 @shape_rule("Pow")
@@ -301,13 +415,20 @@ def _constant(ctx: RuleContext):
         if isinstance(arr, np.ndarray) and arr.dtype.kind in "biuf":
             ctx.set_value(0, arr)
         return T(elem, shape)
-    for key, elem in (("value_float", "float"), ("value_int", INT64), ("value_string", "string")):
+    for key, elem in (
+        ("value_float", "float"),
+        ("value_int", INT64),
+        ("value_string", "string"),
+    ):
         if key in a:
             if key == "value_int":
                 ctx.set_value(0, np.array(a[key], dtype=np.int64))
             return T(elem, ())
-    for key, elem in (("value_floats", "float"), ("value_ints", INT64),
-                      ("value_strings", "string")):
+    for key, elem in (
+        ("value_floats", "float"),
+        ("value_ints", INT64),
+        ("value_strings", "string"),
+    ):
         if key in a:
             if key == "value_ints":
                 ctx.set_value(0, np.array(a[key], dtype=np.int64))
@@ -384,13 +505,20 @@ def _reshape(ctx: RuleContext):
         else:
             rest = numel([d for d in out if d is not None])
             total = numel(shape)
-            if isinstance(rest, int) and isinstance(total, int) and rest and total % rest:
+            if (
+                isinstance(rest, int)
+                and isinstance(total, int)
+                and rest
+                and total % rest
+            ):
                 raise RuleError(f"cannot reshape {list(shape)} into {target}")
             out[unknown] = sy.floordiv(total, rest) if rest != 0 else 0
     elif shape is not None:
         a, b = numel(shape), numel(out)
         if isinstance(a, int) and isinstance(b, int) and a != b:
-            raise RuleError(f"cannot reshape {list(shape)} ({a} elements) into {target}")
+            raise RuleError(
+                f"cannot reshape {list(shape)} ({a} elements) into {target}"
+            )
     if ctx.value(0) is not None and all(isinstance(d, int) for d in out):
         ctx.set_value(0, ctx.value(0).reshape(out))
     return T(elem, out)
@@ -447,8 +575,12 @@ def _squeeze(ctx: RuleContext):
         out = [d for k, d in enumerate(shape) if k not in ax]
     v = ctx.value(0)
     if v is not None:
-        ctx.set_value(0, v.reshape([int(d) for d in out]) if all(
-            isinstance(d, int) for d in out) else v.reshape(-1))
+        ctx.set_value(
+            0,
+            v.reshape([int(d) for d in out])
+            if all(isinstance(d, int) for d in out)
+            else v.reshape(-1),
+        )
     return T(ctx.elem(0), out)
 
 
@@ -487,14 +619,18 @@ def _transpose(ctx: RuleContext):
 @shape_rule("Concat")
 def _concat(ctx: RuleContext):
     shapes = [ctx.shape(i) for i in range(len(ctx.inputs)) if ctx.has(i)]
-    elem = next((ctx.elem(i) for i in range(len(ctx.inputs)) if ctx.elem(i) != "unknown"),
-                "unknown")
+    elem = next(
+        (ctx.elem(i) for i in range(len(ctx.inputs)) if ctx.elem(i) != "unknown"),
+        "unknown",
+    )
     known = [s for s in shapes if s is not None]
     if not known:
         return T(elem, None)
     rank = len(known[0])
     if any(len(s) != rank for s in known):
-        raise RuleError(f"Concat inputs have different ranks: {[len(s) for s in known]}")
+        raise RuleError(
+            f"Concat inputs have different ranks: {[len(s) for s in known]}"
+        )
     axis = norm_axis(ctx.attr("axis", 0), rank)
     out: list = []
     for k in range(rank):
@@ -529,7 +665,10 @@ def _split(ctx: RuleContext):
     if ctx.opset >= 13:
         split = ctx.ints(1) if ctx.has(1) else None
         if ctx.has(1) and split is None:
-            return [T(elem, shape[:axis] + (ctx.fresh(),) + shape[axis + 1:]) for _ in range(n)]
+            return [
+                T(elem, shape[:axis] + (ctx.fresh(),) + shape[axis + 1 :])
+                for _ in range(n)
+            ]
     else:
         split = ctx.attr("split")
     d = shape[axis]
@@ -543,7 +682,7 @@ def _split(ctx: RuleContext):
             sizes = [sy.floordiv(d, n)] * n
     else:
         sizes = list(split)
-    return [T(elem, shape[:axis] + (s,) + shape[axis + 1:]) for s in sizes]
+    return [T(elem, shape[:axis] + (s,) + shape[axis + 1 :]) for s in sizes]
 
 
 def _slice_dim(d: DimLike, start: DimLike, end: DimLike, step: int) -> DimLike:
@@ -561,7 +700,12 @@ def _slice_dim(d: DimLike, start: DimLike, end: DimLike, step: int) -> DimLike:
         else:
             length = sy.add(e, sy.neg(s))
         return length if step == 1 else sy.ceildiv(length, step)
-    if isinstance(start, int) and start >= BIG - 1 and isinstance(end, int) and end <= -BIG:
+    if (
+        isinstance(start, int)
+        and start >= BIG - 1
+        and isinstance(end, int)
+        and end <= -BIG
+    ):
         return sy.ceildiv(d, -step)
     return sy.sym("unk__slice")
 
@@ -575,8 +719,12 @@ def _slice(ctx: RuleContext):
     steps = ctx.ints(4) if ctx.has(4) else None
     if shape is None:
         return T(elem, None)
-    if starts is None or ends is None or (ctx.has(3) and axes is None) or (
-            ctx.has(4) and steps is None):
+    if (
+        starts is None
+        or ends is None
+        or (ctx.has(3) and axes is None)
+        or (ctx.has(4) and steps is None)
+    ):
         n = ctx.shape(1)
         if axes is not None:
             touched = {norm_axis(a, len(shape)) for a in axes}
@@ -584,7 +732,9 @@ def _slice(ctx: RuleContext):
             touched = set(range(len(shape)))
         else:
             return T(elem, ctx.fresh_shape(len(shape)))
-        return T(elem, [ctx.fresh() if k in touched else d for k, d in enumerate(shape)])
+        return T(
+            elem, [ctx.fresh() if k in touched else d for k, d in enumerate(shape)]
+        )
     return _slice_apply(ctx, shape, elem, starts, ends, axes, steps)
 
 
@@ -613,8 +763,15 @@ def _slice_1(ctx: RuleContext):
     shape = ctx.shape(0)
     if shape is None:
         return T(ctx.elem(0), None)
-    return _slice_apply(ctx, shape, ctx.elem(0), ctx.attr("starts"), ctx.attr("ends"),
-                        ctx.attr("axes"), None)
+    return _slice_apply(
+        ctx,
+        shape,
+        ctx.elem(0),
+        ctx.attr("starts"),
+        ctx.attr("ends"),
+        ctx.attr("axes"),
+        None,
+    )
 
 
 @shape_rule("Gather")
@@ -626,10 +783,12 @@ def _gather(ctx: RuleContext):
     v, iv = ctx.value(0), ctx.ints(1)
     if v is not None and iv is not None and ctx.value(1) is not None:
         try:
-            ctx.set_value(0, np.take(v, np.array(iv).reshape(ctx.value(1).shape), axis=axis))
+            ctx.set_value(
+                0, np.take(v, np.array(iv).reshape(ctx.value(1).shape), axis=axis)
+            )
         except IndexError as e:
             raise RuleError(f"Gather indices out of range: {e}") from None
-    return T(ctx.elem(0), data[:axis] + tuple(idx) + data[axis + 1:])
+    return T(ctx.elem(0), data[:axis] + tuple(idx) + data[axis + 1 :])
 
 
 @shape_rule("GatherElements")
@@ -646,7 +805,7 @@ def _gather_nd(ctx: RuleContext):
     last = idx[-1]
     if not isinstance(last, int):
         return T(ctx.elem(0), None)
-    return T(ctx.elem(0), tuple(idx[:-1]) + tuple(data[b + last:]))
+    return T(ctx.elem(0), tuple(idx[:-1]) + tuple(data[b + last :]))
 
 
 @shape_rule("Expand")
@@ -719,7 +878,10 @@ def _range(ctx: RuleContext):
         if all(isinstance(x, (int, float, np.number)) for x in (start, limit, delta)):
             if delta == 0:
                 raise RuleError("Range delta is 0")
-            return T(elem, (max(int(np.ceil((float(limit) - float(start)) / float(delta))), 0),))
+            return T(
+                elem,
+                (max(int(np.ceil((float(limit) - float(start)) / float(delta))), 0),),
+            )
         if int(delta) == 1 and start == 0:
             return T(elem, (as_dim(limit),))
         return T(elem, (sy.ceildiv(as_dim(limit) - as_dim(start), as_dim(delta)),))
@@ -755,7 +917,7 @@ def _compress(ctx: RuleContext):
     if axis is None or shape is None:
         return T(ctx.elem(0), (ctx.fresh(),))
     a = norm_axis(axis, len(shape))
-    return T(ctx.elem(0), shape[:a] + (ctx.fresh(),) + shape[a + 1:])
+    return T(ctx.elem(0), shape[:a] + (ctx.fresh(),) + shape[a + 1 :])
 
 
 @shape_rule("Unique")
@@ -767,11 +929,13 @@ def _unique(ctx: RuleContext):
         y = T(ctx.elem(0), (n,))
     else:
         a = norm_axis(axis, len(shape))
-        y = T(ctx.elem(0), shape[:a] + (n,) + shape[a + 1:])
+        y = T(ctx.elem(0), shape[:a] + (n,) + shape[a + 1 :])
     if axis is None:
         inverse = numel(shape) if shape is not None else ctx.fresh()
     else:
-        inverse = shape[norm_axis(axis, len(shape))] if shape is not None else ctx.fresh()
+        inverse = (
+            shape[norm_axis(axis, len(shape))] if shape is not None else ctx.fresh()
+        )
     return [y, T(INT64, (n,)), T(INT64, (inverse,)), T(INT64, (n,))]
 
 
@@ -786,7 +950,7 @@ def _topk(ctx: RuleContext):
         kd = k[0] if k else ctx.fresh()
     else:
         kd = ctx.attr("k")
-    out = shape[:axis] + (kd,) + shape[axis + 1:]
+    out = shape[:axis] + (kd,) + shape[axis + 1 :]
     return [T(ctx.elem(0), out), T(INT64, out)]
 
 
@@ -799,9 +963,18 @@ def _argmax(ctx: RuleContext):
     return T(INT64, reduce_shape(shape, [axis], bool(ctx.attr("keepdims", 1))))
 
 
-for _op, _since in (("ReduceSum", 13), ("ReduceMean", 18), ("ReduceMax", 18), ("ReduceMin", 18),
-                    ("ReduceProd", 18), ("ReduceL1", 18), ("ReduceL2", 18), ("ReduceLogSum", 18),
-                    ("ReduceLogSumExp", 18), ("ReduceSumSquare", 18)):
+for _op, _since in (
+    ("ReduceSum", 13),
+    ("ReduceMean", 18),
+    ("ReduceMax", 18),
+    ("ReduceMin", 18),
+    ("ReduceProd", 18),
+    ("ReduceL1", 18),
+    ("ReduceL2", 18),
+    ("ReduceLogSum", 18),
+    ("ReduceLogSumExp", 18),
+    ("ReduceSumSquare", 18),
+):
     shape_rule(_op)(reduce_rule(_since))
 
 
@@ -845,20 +1018,25 @@ def _einsum(ctx: RuleContext):
         k = 0
         for ch in letters:
             if ch == ".":
-                ell = broadcast_shapes(ell, tuple(shape[k:k + n_ell]))
+                ell = broadcast_shapes(ell, tuple(shape[k : k + n_ell]))
                 k += n_ell
             else:
                 d = shape[k]
                 prev = sizes.get(ch)
                 sizes[ch] = d if prev is None or prev == 1 else prev
-                if isinstance(prev, int) and isinstance(d, int) and prev != d and 1 not in (
-                        prev, d):
+                if (
+                    isinstance(prev, int)
+                    and isinstance(d, int)
+                    and prev != d
+                    and 1 not in (prev, d)
+                ):
                     raise RuleError(f"Einsum label '{ch}' has sizes {prev} and {d}")
                 k += 1
     if not arrow:
         counts = {ch: lhs.count(ch) for ch in set(lhs) if ch in string.ascii_letters}
-        rhs = ("..." if "..." in lhs else "") + "".join(sorted(c for c, n in counts.items()
-                                                               if n == 1))
+        rhs = ("..." if "..." in lhs else "") + "".join(
+            sorted(c for c, n in counts.items() if n == 1)
+        )
     out: list = []
     for ch in rhs.replace("...", "."):
         out.extend(ell if ch == "." else (sizes[ch],))

@@ -20,11 +20,25 @@ from .shape_rules_nn import conv, gemm_shape, layer_norm, pool
 MS = "com.microsoft"
 ML = "ai.onnx.ml"
 
-for _op in ("Gelu", "FastGelu", "QuickGelu", "ScaledSiLU", "Inverse", "Trilu", "RotaryEmbedding",
-            "QLinearSigmoid", "QLinearLeakyRelu", "QLinearSoftmax", "BiasGelu", "GatedAdd"):
+for _op in (
+    "Gelu",
+    "FastGelu",
+    "QuickGelu",
+    "ScaledSiLU",
+    "Inverse",
+    "Trilu",
+    "RotaryEmbedding",
+    "QLinearSigmoid",
+    "QLinearLeakyRelu",
+    "QLinearSoftmax",
+    "BiasGelu",
+    "GatedAdd",
+):
     shape_rule(_op, domain=MS)(same_shape)
 shape_rule("BiasAdd", domain=MS)(broadcast_rule())
-shape_rule(("QLinearAdd", "QLinearMul"), domain=MS)(broadcast_rule(inputs=slice(0, None, 3)))
+shape_rule(("QLinearAdd", "QLinearMul"), domain=MS)(
+    broadcast_rule(inputs=slice(0, None, 3))
+)
 shape_rule("FusedConv", domain=MS)(conv)
 shape_rule("QLinearAveragePool", domain=MS)(lambda ctx: pool(ctx)[:1])
 
@@ -65,7 +79,9 @@ class _Picked:
     def __getattr__(self, name):
         fn = getattr(self._ctx, name)
         if name in ("input", "has", "shape", "elem", "rank", "value", "ints", "dims"):
-            return lambda i, *a: fn(self._idx[i], *a) if i < len(self._idx) else fn(10**6)
+            return lambda i, *a: (
+                fn(self._idx[i], *a) if i < len(self._idx) else fn(10**6)
+            )
         return fn
 
 
@@ -93,8 +109,10 @@ def _fused_matmul_shape(ctx: RuleContext):
             s[-1], s[-2] = s[-2], s[-1]
         return tuple(s)
 
-    return matmul_shape(arrange(a, ctx.attr("transA", 0), ctx.attr("transBatchA", 0)),
-                        arrange(b, ctx.attr("transB", 0), ctx.attr("transBatchB", 0)))
+    return matmul_shape(
+        arrange(a, ctx.attr("transA", 0), ctx.attr("transBatchA", 0)),
+        arrange(b, ctx.attr("transB", 0), ctx.attr("transBatchB", 0)),
+    )
 
 
 @shape_rule(("FusedMatMul", "TransposeMatMul"), domain=MS)
@@ -136,7 +154,7 @@ def _gather_block_quantized(ctx: RuleContext):
     dims = list(data)
     if ctx.elem(0) == "uint8":
         dims[qa] = sy.mul(dims[qa], 8 // ctx.attr("bits", 4))
-    return T(ctx.elem(2), tuple(dims[:ga]) + tuple(idx) + tuple(dims[ga + 1:]))
+    return T(ctx.elem(2), tuple(dims[:ga]) + tuple(idx) + tuple(dims[ga + 1 :]))
 
 
 @shape_rule(("SkipLayerNormalization", "SkipSimplifiedLayerNormalization"), domain=MS)
@@ -357,8 +375,13 @@ def _linear_regressor(ctx: RuleContext):
 
 @shape_rule(("LinearClassifier", "SVMClassifier", "TreeEnsembleClassifier"), domain=ML)
 def _classifier(ctx: RuleContext):
-    elem, n = _labels(ctx, "classlabels_ints" if ctx.node.op_type != "TreeEnsembleClassifier"
-                      else "classlabels_int64s", "classlabels_strings")
+    elem, n = _labels(
+        ctx,
+        "classlabels_ints"
+        if ctx.node.op_type != "TreeEnsembleClassifier"
+        else "classlabels_int64s",
+        "classlabels_strings",
+    )
     if ctx.node.op_type == "TreeEnsembleClassifier":
         elem, n = _labels(ctx, "classlabels_int64s", "classlabels_strings")
     rows = _rows(ctx)
@@ -370,7 +393,9 @@ def _classifier(ctx: RuleContext):
         if isinstance(feats, int) and feats:
             scores = len(coefs) // feats
     elif ctx.node.op_type == "SVMClassifier":
-        scores = ctx.fresh()  # onnxruntime's binary layouts depend on several attributes
+        scores = (
+            ctx.fresh()
+        )  # onnxruntime's binary layouts depend on several attributes
     return [T(elem, (rows,)), T("float", (rows, scores))]
 
 
@@ -401,12 +426,12 @@ def _feature_vectorizer(ctx: RuleContext):
     return T("float", (_rows(ctx), sum(dims)))
 
 
-
-
 @shape_rule("QAttention", domain=MS)
 def _q_attention(ctx: RuleContext):
     x, w = ctx.shape(0), ctx.shape(1)
-    elem = ctx.elem(3) if ctx.elem(3) != "unknown" else "float"  # the input scale's type
+    elem = (
+        ctx.elem(3) if ctx.elem(3) != "unknown" else "float"
+    )  # the input scale's type
     heads = ctx.attr("num_heads")
     if x is None or w is None:
         return [T(elem, None), T(elem, None)]
@@ -415,7 +440,10 @@ def _q_attention(ctx: RuleContext):
     past = ctx.shape(8)
     share = ctx.attr("past_present_share_buffer", 0)
     total = s if past is None else (past[3] if share else sy.add(past[3], s))
-    return [T(elem, (b, s, hidden)), T(elem, (2, b, heads, total, sy.floordiv(hidden, heads)))]
+    return [
+        T(elem, (b, s, hidden)),
+        T(elem, (2, b, heads, total, sy.floordiv(hidden, heads))),
+    ]
 
 
 @shape_rule("QEmbedLayerNormalization", domain=MS)
@@ -431,7 +459,7 @@ def _map_value_elem(ctx: RuleContext) -> str:
     """'float' from an input typed 'map(int64,tensor(float))'."""
     t = ctx.elem(0)
     if t.startswith("map(") and "tensor(" in t:
-        return t[t.index("tensor(") + len("tensor("):].rstrip(")")
+        return t[t.index("tensor(") + len("tensor(") :].rstrip(")")
     return "unknown"
 
 
@@ -444,8 +472,13 @@ def _dict_vectorizer(ctx: RuleContext):
 @shape_rule("CastMap", domain=ML)
 def _cast_map(ctx: RuleContext):
     elem = {"TO_FLOAT": "float", "TO_STRING": "string", "TO_INT64": INT64}.get(
-        ctx.attr("cast_to", "TO_FLOAT"), "unknown")
-    n = ctx.attr("max_map", 1) if ctx.attr("map_form", "DENSE") == "SPARSE" else ctx.fresh()
+        ctx.attr("cast_to", "TO_FLOAT"), "unknown"
+    )
+    n = (
+        ctx.attr("max_map", 1)
+        if ctx.attr("map_form", "DENSE") == "SPARSE"
+        else ctx.fresh()
+    )
     return T(elem, (1, n))
 
 

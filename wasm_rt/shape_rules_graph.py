@@ -11,15 +11,22 @@ from .shape_rules import INT64, T, norm_axis, type_of_code
 # --- control flow ---------------------------------------------------------------
 
 
-def _join(a: ValueType | None, b: ValueType | None, ctx: RuleContext) -> ValueType | None:
+def _join(
+    a: ValueType | None, b: ValueType | None, ctx: RuleContext
+) -> ValueType | None:
     """The type both branches agree on: unequal dims become fresh symbols."""
     if a is None or b is None:
         return a or b
-    elem = a.elem_type if a.elem_type == b.elem_type else (
-        a.elem_type if b.elem_type == "unknown" else b.elem_type)
+    elem = (
+        a.elem_type
+        if a.elem_type == b.elem_type
+        else (a.elem_type if b.elem_type == "unknown" else b.elem_type)
+    )
     if a.shape is None or b.shape is None or len(a.shape) != len(b.shape):
         return ValueType(elem, None)
-    return ValueType(elem, tuple(x if x == y else ctx.fresh() for x, y in zip(a.shape, b.shape)))
+    return ValueType(
+        elem, tuple(x if x == y else ctx.fresh() for x, y in zip(a.shape, b.shape))
+    )
 
 
 @shape_rule("If")
@@ -47,7 +54,7 @@ def _loop(ctx: RuleContext):
     m = ctx.ints(0) if ctx.has(0) else None
     if m is not None and not ctx.has(1):
         trips = m[0]
-    for vt in outs[1 + n_carried:]:
+    for vt in outs[1 + n_carried :]:
         n = trips if trips is not None else ctx.fresh()
         if vt is None or vt.shape is None:
             result.append(ValueType(vt.elem_type if vt else "unknown", None))
@@ -74,7 +81,7 @@ def _scan(ctx: RuleContext):
             continue
         a = norm_axis(ax, len(vt.shape))
         seq = vt.shape[a] if seq is None or not isinstance(seq, int) else seq
-        sliced.append(ValueType(vt.elem_type, vt.shape[:a] + vt.shape[a + 1:]))
+        sliced.append(ValueType(vt.elem_type, vt.shape[:a] + vt.shape[a + 1 :]))
     outs = ctx.infer_subgraph(body, states + sliced)
     result = [_join(s, o, ctx) if s is not None else o for s, o in zip(states, outs)]
     out_axes = ctx.attr("scan_output_axes") or [0] * (len(outs) - n_state)
@@ -99,14 +106,18 @@ def _scan_8(ctx: RuleContext):
     def drop(vt, k):
         if vt is None or vt.shape is None or len(vt.shape) <= k:
             return vt
-        return ValueType(vt.elem_type, vt.shape[k + 1:])
+        return ValueType(vt.elem_type, vt.shape[k + 1 :])
 
     states = [drop(v, 0) for v in inputs[:n_state]]
     scans = [drop(v, 1) for v in inputs[n_state:]]
     first = inputs[0] if inputs else None
     batch = first.shape[0] if first is not None and first.shape else ctx.fresh()
     sv = inputs[n_state] if n_scan else None
-    seq = sv.shape[1] if sv is not None and sv.shape and len(sv.shape) > 1 else ctx.fresh()
+    seq = (
+        sv.shape[1]
+        if sv is not None and sv.shape and len(sv.shape) > 1
+        else ctx.fresh()
+    )
     outs = ctx.infer_subgraph(body, states + scans)
     result = []
     for k, vt in enumerate(outs):
@@ -123,14 +134,18 @@ def _scan_8(ctx: RuleContext):
 
 
 def _seq_of(vt: ValueType | None) -> str:
-    return f"seq({vt.type_string})" if vt is not None and vt.elem_type != "unknown" else "unknown"
+    return (
+        f"seq({vt.type_string})"
+        if vt is not None and vt.elem_type != "unknown"
+        else "unknown"
+    )
 
 
 def _seq_elem(vt: ValueType | None) -> str:
     """'float' from 'seq(tensor(float))'."""
     if vt is None or not vt.elem_type.startswith("seq(tensor("):
         return "unknown"
-    return vt.elem_type[len("seq(tensor("):-2]
+    return vt.elem_type[len("seq(tensor(") : -2]
 
 
 @shape_rule("SequenceEmpty")
@@ -176,8 +191,11 @@ def _seq_map(ctx: RuleContext):
     ins = []
     for i in range(len(ctx.inputs)):
         vt = ctx.input(i)
-        ins.append(ValueType(_seq_elem(vt), None) if vt is not None and vt.elem_type.startswith(
-            "seq(") else vt)
+        ins.append(
+            ValueType(_seq_elem(vt), None)
+            if vt is not None and vt.elem_type.startswith("seq(")
+            else vt
+        )
     outs = ctx.infer_subgraph(body, ins)
     return [ValueType(_seq_of(vt), None) for vt in outs]
 
@@ -202,9 +220,9 @@ def _opt_get(ctx: RuleContext):
         return None
     inner = vt.elem_type
     if inner.startswith("optional(") and inner.endswith(")"):
-        inner = inner[len("optional("):-1]
+        inner = inner[len("optional(") : -1]
         if inner.startswith("tensor("):
-            return ValueType(inner[len("tensor("):-1], None)
+            return ValueType(inner[len("tensor(") : -1], None)
         return ValueType(inner, None)
     return vt
 
@@ -227,15 +245,19 @@ def _multinomial(ctx: RuleContext):
 @shape_rule(("HannWindow", "HammingWindow", "BlackmanWindow"))
 def _window(ctx: RuleContext):
     n = ctx.dims(0)
-    return T(type_of_code(ctx.attr("output_datatype", 1)), (n[0] if n else ctx.fresh(),))
+    return T(
+        type_of_code(ctx.attr("output_datatype", 1)), (n[0] if n else ctx.fresh(),)
+    )
 
 
 @shape_rule("MelWeightMatrix")
 def _mel(ctx: RuleContext):
     n_mel, dft, *_ = [ctx.dims(i) for i in range(5)]
     bins = sy.add(sy.floordiv(dft[0], 2), 1) if dft else ctx.fresh()
-    return T(type_of_code(ctx.attr("output_datatype", 1)), (bins, n_mel[0] if n_mel else
-                                                             ctx.fresh()))
+    return T(
+        type_of_code(ctx.attr("output_datatype", 1)),
+        (bins, n_mel[0] if n_mel else ctx.fresh()),
+    )
 
 
 @shape_rule("DFT", since=17)
@@ -300,7 +322,9 @@ def _roi_align(ctx: RuleContext):
     x, rois = ctx.shape(0), ctx.shape(1)
     c = x[1] if x is not None else ctx.fresh()
     n = rois[0] if rois is not None else ctx.fresh()
-    return T(ctx.elem(0), (n, c, ctx.attr("output_height", 1), ctx.attr("output_width", 1)))
+    return T(
+        ctx.elem(0), (n, c, ctx.attr("output_height", 1), ctx.attr("output_width", 1))
+    )
 
 
 @shape_rule("GridSample")

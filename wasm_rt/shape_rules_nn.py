@@ -52,8 +52,14 @@ def gemm(ctx: RuleContext):
 # --- convolution and pooling -----------------------------------------------------------
 
 
-def _window_dims(ctx: RuleContext, spatial, kernel, ceil: bool = False, transpose: bool = False,
-                 out_pad=None):
+def _window_dims(
+    ctx: RuleContext,
+    spatial,
+    kernel,
+    ceil: bool = False,
+    transpose: bool = False,
+    out_pad=None,
+):
     n = len(spatial)
     strides = ctx.attr("strides") or [1] * n
     dil = ctx.attr("dilations") or [1] * n
@@ -71,7 +77,9 @@ def _window_dims(ctx: RuleContext, spatial, kernel, ceil: bool = False, transpos
                 out.append(sy.mul(d, s))
             else:
                 op = (out_pad or [0] * n)[k]
-                out.append(sy.add(sy.mul(s, sy.add(d, -1)), op + eff - pads[k] - pads[k + n]))
+                out.append(
+                    sy.add(sy.mul(s, sy.add(d, -1)), op + eff - pads[k] - pads[k + n])
+                )
             continue
         if auto in ("SAME_UPPER", "SAME_LOWER"):
             out.append(sy.ceildiv(d, s))
@@ -97,8 +105,11 @@ def _window_dims(ctx: RuleContext, spatial, kernel, ceil: bool = False, transpos
 def conv(ctx: RuleContext):
     wi = 3 if ctx.node.op_type == "QLinearConv" else 1
     x, w = ctx.shape(0), ctx.shape(wi)
-    elem = "int32" if ctx.node.op_type == "ConvInteger" else (
-        ctx.elem(7) if ctx.node.op_type == "QLinearConv" else ctx.elem(0))
+    elem = (
+        "int32"
+        if ctx.node.op_type == "ConvInteger"
+        else (ctx.elem(7) if ctx.node.op_type == "QLinearConv" else ctx.elem(0))
+    )
     if x is None:
         return T(elem, None)
     if w is None:
@@ -118,9 +129,11 @@ def _conv_transpose(ctx: RuleContext):
     group = ctx.attr("group", 1)
     c = sy.mul(w[1], group)
     if ctx.attr("output_shape"):
-        return T(ctx.elem(0), (x[0], c, *ctx.attr("output_shape")[-(len(x) - 2):]))
+        return T(ctx.elem(0), (x[0], c, *ctx.attr("output_shape")[-(len(x) - 2) :]))
     kernel = ctx.attr("kernel_shape") or list(w[2:])
-    dims = _window_dims(ctx, x[2:], kernel, transpose=True, out_pad=ctx.attr("output_padding"))
+    dims = _window_dims(
+        ctx, x[2:], kernel, transpose=True, out_pad=ctx.attr("output_padding")
+    )
     return T(ctx.elem(0), (x[0], c, *dims))
 
 
@@ -132,12 +145,16 @@ def pool(ctx: RuleContext):
         return [T(elem, None), T(INT64, None)]
     channels_last = ctx.attr("channels_last", 0)
     spatial = x[1:-1] if channels_last else x[2:]
-    dims = _window_dims(ctx, spatial, ctx.attr("kernel_shape"), ceil=bool(ctx.attr("ceil_mode", 0)))
+    dims = _window_dims(
+        ctx, spatial, ctx.attr("kernel_shape"), ceil=bool(ctx.attr("ceil_mode", 0))
+    )
     out = (x[0], *dims, x[-1]) if channels_last else (x[0], x[1], *dims)
     return [T(elem, out), T(INT64, out)]
 
 
-@shape_rule(("GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool", "QLinearGlobalAveragePool"))
+@shape_rule(
+    ("GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool", "QLinearGlobalAveragePool")
+)
 def _global_pool(ctx: RuleContext):
     x = ctx.shape(0)
     if x is None:
@@ -159,7 +176,10 @@ def _max_unpool(ctx: RuleContext):
     k = ctx.attr("kernel_shape")
     s = ctx.attr("strides") or [1] * n
     p = ctx.attr("pads") or [0] * (2 * n)
-    dims = [sy.add(sy.mul(sy.add(x[2 + i], -1), s[i]), k[i] - p[i] - p[i + n]) for i in range(n)]
+    dims = [
+        sy.add(sy.mul(sy.add(x[2 + i], -1), s[i]), k[i] - p[i] - p[i + n])
+        for i in range(n)
+    ]
     return T(ctx.elem(0), (x[0], x[1], *dims))
 
 
@@ -176,8 +196,7 @@ def _col2im(ctx: RuleContext):
             return T(ctx.elem(0), None)
         c = sy.floordiv(x[1], _prod(block)) if block is not None else ctx.fresh()
         return T(ctx.elem(0), (x[0], c, *ctx.fresh_shape(n[0])))
-    return T(ctx.elem(0), (x[0], sy.floordiv(x[1], _prod(block)),
-                           *image))
+    return T(ctx.elem(0), (x[0], sy.floordiv(x[1], _prod(block)), *image))
 
 
 def _prod(xs):
@@ -238,7 +257,9 @@ def _resize(ctx: RuleContext):
         if ctx.has(3) and sizes is None:
             touched = ctx.attr("axes") or range(rank)
             touched = {norm_axis(a, rank) for a in touched}
-            return T(elem, [ctx.fresh() if k in touched else d for k, d in enumerate(x)])
+            return T(
+                elem, [ctx.fresh() if k in touched else d for k, d in enumerate(x)]
+            )
         if ctx.has(2) and scales is None and ctx.value(2) is None and not ctx.has(3):
             return T(elem, ctx.fresh_shape(rank))
     axes = ctx.attr("axes") or list(range(rank))
@@ -246,8 +267,11 @@ def _resize(ctx: RuleContext):
     out = list(x)
     policy = ctx.attr("keep_aspect_ratio_policy", "stretch")
     if sizes is not None:
-        if policy != "stretch" and all(isinstance(x[a], int) for a in axes) and all(
-                isinstance(s, int) for s in sizes):
+        if (
+            policy != "stretch"
+            and all(isinstance(x[a], int) for a in axes)
+            and all(isinstance(s, int) for s in sizes)
+        ):
             ratios = [s / x[a] for s, a in zip(sizes, axes)]
             r = min(ratios) if policy == "not_larger" else max(ratios)
             for a in axes:
@@ -315,7 +339,11 @@ def _quantize(ctx: RuleContext):
 
 @shape_rule("DequantizeLinear")
 def _dequantize(ctx: RuleContext):
-    elem = type_of_code(ctx.attr("output_dtype")) if ctx.attr("output_dtype") else ctx.elem(1)
+    elem = (
+        type_of_code(ctx.attr("output_dtype"))
+        if ctx.attr("output_dtype")
+        else ctx.elem(1)
+    )
     return T(elem if elem != "unknown" else "float", ctx.shape(0))
 
 

@@ -89,7 +89,7 @@ class Dim:
 
     def is_symbol(self) -> bool:
         """True for a bare symbol such as ``batch``."""
-        (mono, coef), = self.terms.items() if len(self.terms) == 1 else ((((), 0)),)
+        ((mono, coef),) = self.terms.items() if len(self.terms) == 1 else ((((), 0)),)
         return coef == 1 and len(mono) == 1 and isinstance(mono[0], str)
 
     # --- arithmetic ----------------------------------------------------------
@@ -139,7 +139,11 @@ class Dim:
                 return str(abs(coef))
             return body if abs(coef) == 1 else f"{abs(coef)}*{body}"
 
-        ordered = sorted(self.terms.items(), key=lambda mc: (not mc[0], [_atom_key(a) for a in mc[0]]))
+        # Terms sorted by their atoms' names, the constant last (as sympy prints).
+        ordered = sorted(
+            self.terms.items(),
+            key=lambda mc: (not mc[0], [_atom_key(a) for a in mc[0]]),
+        )
         out = ""
         for i, (mono, coef) in enumerate(ordered):
             s = mono_str(mono, coef)
@@ -250,9 +254,14 @@ def ceildiv(a: DimLike, b: DimLike) -> DimLike:
     if isinstance(b, int) and b == 1:
         return a
     exact = floordiv(a, b)
-    if not (isinstance(exact, Dim) and exact.terms and isinstance(_first(exact.terms), tuple)
-            and len(_first(exact.terms)) == 1 and isinstance(_first(exact.terms)[0], tuple)
-            and _first(exact.terms)[0][0] == "floordiv"):
+    if not (
+        isinstance(exact, Dim)
+        and exact.terms
+        and isinstance(_first(exact.terms), tuple)
+        and len(_first(exact.terms)) == 1
+        and isinstance(_first(exact.terms)[0], tuple)
+        and _first(exact.terms)[0][0] == "floordiv"
+    ):
         return exact
     return Dim({(("ceildiv", a, b),): 1})
 
@@ -357,8 +366,12 @@ def _from_ast(node) -> DimLike:
         return neg(_from_ast(node.operand))
     if isinstance(node, ast.BinOp):
         a, b = _from_ast(node.left), _from_ast(node.right)
-        ops = {ast.Add: add, ast.Sub: lambda x, y: add(x, neg(y)), ast.Mult: mul,
-               ast.FloorDiv: floordiv}
+        ops = {
+            ast.Add: add,
+            ast.Sub: lambda x, y: add(x, neg(y)),
+            ast.Mult: mul,
+            ast.FloorDiv: floordiv,
+        }
         fn = ops.get(type(node.op))
         if fn is not None:
             return fn(a, b)
