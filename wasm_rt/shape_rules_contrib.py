@@ -60,7 +60,7 @@ def _qwhere(ctx: RuleContext):
 
 @shape_rule("QLinearConcat", domain=MS)
 def _qconcat(ctx: RuleContext):
-    from .shape_rules import _concat
+    from .shape_rules_tensor import _concat
 
     picked = [k for k in range(2, len(ctx.inputs), 3)]
     sub = _Picked(ctx, picked)
