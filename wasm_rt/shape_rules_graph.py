@@ -3,7 +3,6 @@ sequence and optional ops, and of the generators and signal/detection/text ops."
 
 from __future__ import annotations
 
-from . import symbolic as sy
 from .registry import shape_rule
 from .shape_inference import RuleContext, ValueType
 from .shape_rules import INT64, T, norm_axis, type_of_code
@@ -242,109 +241,7 @@ def _multinomial(ctx: RuleContext):
     return T(type_of_code(ctx.attr("dtype", 6)), (x[0], n) if x is not None else None)
 
 
-@shape_rule(("HannWindow", "HammingWindow", "BlackmanWindow"))
-def _window(ctx: RuleContext):
-    n = ctx.dims(0)
-    return T(
-        type_of_code(ctx.attr("output_datatype", 1)), (n[0] if n else ctx.fresh(),)
-    )
-
-
-@shape_rule("MelWeightMatrix")
-def _mel(ctx: RuleContext):
-    n_mel, dft, *_ = [ctx.dims(i) for i in range(5)]
-    bins = sy.add(sy.floordiv(dft[0], 2), 1) if dft else ctx.fresh()
-    return T(
-        type_of_code(ctx.attr("output_datatype", 1)),
-        (bins, n_mel[0] if n_mel else ctx.fresh()),
-    )
-
-
-@shape_rule("DFT", since=17)
-def _dft(ctx: RuleContext):
-    x = ctx.shape(0)
-    if x is None:
-        return T(ctx.elem(0), None)
-    if ctx.opset >= 20:
-        axis_v = ctx.ints(2) if ctx.has(2) else [-2]
-        axis = axis_v[0] if axis_v else None
-    else:
-        axis = ctx.attr("axis", 1)
-    onesided, inverse = ctx.attr("onesided", 0), ctx.attr("inverse", 0)
-    last = 1 if onesided and inverse else 2
-    if axis is None:
-        if onesided or ctx.has(1):
-            return T(ctx.elem(0), ctx.fresh_shape(len(x) - 1) + (last,))
-        return T(ctx.elem(0), tuple(x[:-1]) + (2,))
-    axis = norm_axis(axis, len(x))
-    out = list(x)
-    length = ctx.dims(1) if ctx.has(1) else None
-    if ctx.has(1):
-        out[axis] = length[0] if length else ctx.fresh()
-    if onesided and inverse:
-        # A one-sided spectrum of n bins comes back as 2*(n-1) real samples.
-        if not ctx.has(1):
-            out[axis] = sy.mul(2, sy.add(out[axis], -1))
-        out[-1] = 1
-        return T(ctx.elem(0), out)
-    if onesided:
-        out[axis] = sy.add(sy.floordiv(out[axis], 2), 1)
-    out[-1] = 2
-    return T(ctx.elem(0), out)
-
-
-@shape_rule("STFT")
-def _stft(ctx: RuleContext):
-    x = ctx.shape(0)
-    step = ctx.dims(1)
-    window = ctx.shape(2) if ctx.has(2) else None
-    length = ctx.dims(3) if ctx.has(3) else None
-    if x is None or step is None:
-        return T(ctx.elem(0), None)
-    n = length[0] if length else (window[0] if window else None)
-    if n is None:
-        return T(ctx.elem(0), None)
-    frames = sy.add(sy.floordiv(sy.add(x[1], sy.neg(n)), step[0]), 1)
-    bins = sy.add(sy.floordiv(n, 2), 1) if ctx.attr("onesided", 1) else n
-    return T(ctx.elem(0), (x[0], frames, bins, 2))
-
-
 # --- detection, loss, training ------------------------------------------------------
-
-
-@shape_rule("NonMaxSuppression")
-def _nms(ctx: RuleContext):
-    return T(INT64, (ctx.fresh(), 3))
-
-
-@shape_rule("RoiAlign")
-def _roi_align(ctx: RuleContext):
-    x, rois = ctx.shape(0), ctx.shape(1)
-    c = x[1] if x is not None else ctx.fresh()
-    n = rois[0] if rois is not None else ctx.fresh()
-    return T(
-        ctx.elem(0), (n, c, ctx.attr("output_height", 1), ctx.attr("output_width", 1))
-    )
-
-
-@shape_rule("GridSample")
-def _grid_sample(ctx: RuleContext):
-    x, g = ctx.shape(0), ctx.shape(1)
-    if x is None or g is None:
-        return T(ctx.elem(0), None)
-    return T(ctx.elem(0), (x[0], x[1], *g[1:-1]))
-
-
-@shape_rule("AffineGrid")
-def _affine_grid(ctx: RuleContext):
-    size = ctx.dims(1)
-    if size is None:
-        k = ctx.shape(1)
-        if k is None or not isinstance(k[0], int):
-            return T(ctx.elem(0), None)
-        return T(ctx.elem(0), (*ctx.fresh_shape(k[0] - 1), k[0] - 2))
-    n, _, *spatial = size
-    return T(ctx.elem(0), (n, *spatial, len(spatial)))
 
 
 @shape_rule("CenterCropPad")

@@ -13,7 +13,9 @@ import itertools
 import numpy as np
 
 from ..limits import check_alloc
-from ..registry import register
+from ..registry import register, shape_rule
+from ..shape_inference import RuleContext
+from ..shape_rules import INT64, T
 from ._common import as_int_list
 
 
@@ -323,3 +325,41 @@ def affine_grid(theta, size, *, align_corners=0):
     base = np.stack([*mesh[::-1], np.ones(dims, dt)], axis=-1).reshape(-1, r + 1)
     grid = np.einsum("pk,nck->npc", base, theta.astype(dt, copy=False))
     return grid.reshape(n, *dims, r).astype(theta.dtype, copy=False)
+
+
+# --- shape rules -----------------------------------------------------------
+
+
+@shape_rule("NonMaxSuppression")
+def _nms(ctx: RuleContext):
+    return T(INT64, (ctx.fresh(), 3))
+
+
+@shape_rule("RoiAlign")
+def _roi_align(ctx: RuleContext):
+    x, rois = ctx.shape(0), ctx.shape(1)
+    c = x[1] if x is not None else ctx.fresh()
+    n = rois[0] if rois is not None else ctx.fresh()
+    return T(
+        ctx.elem(0), (n, c, ctx.attr("output_height", 1), ctx.attr("output_width", 1))
+    )
+
+
+@shape_rule("GridSample")
+def _grid_sample(ctx: RuleContext):
+    x, g = ctx.shape(0), ctx.shape(1)
+    if x is None or g is None:
+        return T(ctx.elem(0), None)
+    return T(ctx.elem(0), (x[0], x[1], *g[1:-1]))
+
+
+@shape_rule("AffineGrid")
+def _affine_grid(ctx: RuleContext):
+    size = ctx.dims(1)
+    if size is None:
+        k = ctx.shape(1)
+        if k is None or not isinstance(k[0], int):
+            return T(ctx.elem(0), None)
+        return T(ctx.elem(0), (*ctx.fresh_shape(k[0] - 1), k[0] - 2))
+    n, _, *spatial = size
+    return T(ctx.elem(0), (n, *spatial, len(spatial)))

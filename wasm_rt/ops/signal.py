@@ -9,8 +9,11 @@ from __future__ import annotations
 import numpy as np
 
 from .. import dtypes
+from .. import symbolic as sy
 from ..limits import check_alloc
-from ..registry import register
+from ..registry import register, shape_rule
+from ..shape_inference import RuleContext
+from ..shape_rules import T, norm_axis, type_of_code
 from ._common import normalize_axis
 
 
@@ -191,3 +194,73 @@ def mel_weight_matrix(
     fall = (right - j) / np.maximum(right - center, 1)
     out = np.where((j >= center) & (j < right) & (right > center), fall, out)
     return out.astype(dtype)
+
+
+# --- shape rules -----------------------------------------------------------
+
+
+@shape_rule(("HannWindow", "HammingWindow", "BlackmanWindow"))
+def _window(ctx: RuleContext):
+    n = ctx.dims(0)
+    return T(
+        type_of_code(ctx.attr("output_datatype", 1)), (n[0] if n else ctx.fresh(),)
+    )
+
+
+@shape_rule("MelWeightMatrix")
+def _mel(ctx: RuleContext):
+    n_mel, dft, *_ = [ctx.dims(i) for i in range(5)]
+    bins = sy.add(sy.floordiv(dft[0], 2), 1) if dft else ctx.fresh()
+    return T(
+        type_of_code(ctx.attr("output_datatype", 1)),
+        (bins, n_mel[0] if n_mel else ctx.fresh()),
+    )
+
+
+@shape_rule("DFT", since=17)
+def _dft(ctx: RuleContext):
+    x = ctx.shape(0)
+    if x is None:
+        return T(ctx.elem(0), None)
+    if ctx.opset >= 20:
+        axis_v = ctx.ints(2) if ctx.has(2) else [-2]
+        axis = axis_v[0] if axis_v else None
+    else:
+        axis = ctx.attr("axis", 1)
+    onesided, inverse = ctx.attr("onesided", 0), ctx.attr("inverse", 0)
+    last = 1 if onesided and inverse else 2
+    if axis is None:
+        if onesided or ctx.has(1):
+            return T(ctx.elem(0), ctx.fresh_shape(len(x) - 1) + (last,))
+        return T(ctx.elem(0), tuple(x[:-1]) + (2,))
+    axis = norm_axis(axis, len(x))
+    out = list(x)
+    length = ctx.dims(1) if ctx.has(1) else None
+    if ctx.has(1):
+        out[axis] = length[0] if length else ctx.fresh()
+    if onesided and inverse:
+        # A one-sided spectrum of n bins comes back as 2*(n-1) real samples.
+        if not ctx.has(1):
+            out[axis] = sy.mul(2, sy.add(out[axis], -1))
+        out[-1] = 1
+        return T(ctx.elem(0), out)
+    if onesided:
+        out[axis] = sy.add(sy.floordiv(out[axis], 2), 1)
+    out[-1] = 2
+    return T(ctx.elem(0), out)
+
+
+@shape_rule("STFT")
+def _stft(ctx: RuleContext):
+    x = ctx.shape(0)
+    step = ctx.dims(1)
+    window = ctx.shape(2) if ctx.has(2) else None
+    length = ctx.dims(3) if ctx.has(3) else None
+    if x is None or step is None:
+        return T(ctx.elem(0), None)
+    n = length[0] if length else (window[0] if window else None)
+    if n is None:
+        return T(ctx.elem(0), None)
+    frames = sy.add(sy.floordiv(sy.add(x[1], sy.neg(n)), step[0]), 1)
+    bins = sy.add(sy.floordiv(n, 2), 1) if ctx.attr("onesided", 1) else n
+    return T(ctx.elem(0), (x[0], frames, bins, 2))
