@@ -35,11 +35,17 @@ def _erf_inv(x: np.ndarray) -> np.ndarray:
 
 
 def _softmax_zero(s: np.ndarray) -> np.ndarray:
-    """Row softmax that keeps exact zeros at zero (onnxruntime's SOFTMAX_ZERO)."""
-    nonzero = np.abs(s) > 1e-7
-    e = np.where(nonzero, np.exp(s - s.max(axis=1, keepdims=True)), 0)
-    total = e.sum(axis=1, keepdims=True)
-    return np.where(total == 0, 0.5, e / np.where(total == 0, 1, total))
+    """onnxruntime's SOFTMAX_ZERO row-wise: values within 1e-7 of zero are scaled by
+    exp(-max) instead of exponentiated and are left out of the sum, so a row with
+    nothing outside that band divides by 0 (NaN for zeros, +-inf for tiny values),
+    as onnxruntime 1.31 gives.
+    """
+    v_max = s.max(axis=1, keepdims=True)
+    band = np.abs(s) <= np.float32(1e-7)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        e = np.where(band, s * np.exp(-v_max), np.exp(s - v_max))
+        total = np.where(band, 0, e).sum(axis=1, keepdims=True)
+        return e / total
 
 
 def post_transform_scores(scores: np.ndarray, post_transform: str) -> np.ndarray:

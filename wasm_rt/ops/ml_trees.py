@@ -237,50 +237,53 @@ def tree_ensemble_classifier(
 
 
 def _binary_classifier(score, has, base, labels, ids, weights, post_transform):
-    """onnxruntime's two-class finalisation (TreeAggregatorClassifier), per sample."""
+    """onnxruntime 1.31's two-class finalisation (TreeAggregatorClassifier), per sample.
+
+    Scores are (value, has_score) pairs; a two-score row writes ``value if has_score
+    else 0`` per class, then the post transform.  A row left with one score (class 1
+    got no vote and base_values has fewer than 2 entries) writes
+    [sigmoid(-s), sigmoid(s)] under LOGISTIC, else [1 - s, s] (binary model, all
+    weights >= 0) or [-s, s] (binary, mixed weights, or no base_values), PROBIT
+    writes probit(s) and other rows s alone: where onnxruntime leaves column 1
+    unwritten (uninitialised memory) wasm_rt writes 0.
+    """
     s0, s1 = score[:, 0].copy(), score[:, 1].copy()
     h0, h1 = has[:, 0], has[:, 1]
-    one_column = np.zeros(len(s0), dtype=bool)  # only one score was produced
     if base.size == 2:
+        # With a class-1 vote onnxruntime keeps base[1] + score0 (base[0] unused) and
+        # sets score0 = -score1 without marking class 0 as scored.
         s1_new = np.where(h1, base[1] + s0, s1 + base[1])
         s0 = np.where(h1, -s1_new, s0 + base[0])
         s1 = s1_new
-    elif base.size == 1:
-        s0 = s0 + base[0]
-        one_column = ~h1
+        one_column = np.zeros(len(s0), dtype=bool)
     else:
+        if base.size == 1:
+            s0 = s0 + base[0]
         one_column = ~h1
     pos_weight = np.where(h1, s1, np.where(h0, s0, 0))
     binary_case = len(np.unique(ids)) == 1
     all_positive = bool((weights >= 0).all())
     if binary_case:
         positive = pos_weight > (0.5 if all_positive else 0.0)
-        add_mode = (
-            np.where(positive, 0, 1) if all_positive else np.where(positive, 2, 3)
-        )
+        add_mode = np.full(len(s0), 0 if all_positive else 2)
     else:
         positive = pos_weight > 0
-        add_mode = np.full(len(s0), 3 if base.size == 0 else -1)
+        add_mode = np.full(len(s0), 2 if base.size == 0 else -1)
     y = np.where(positive, labels[1], labels[0]).astype(labels.dtype)
 
-    two = post_transform_scores(np.stack([s0, s1], axis=1), post_transform)
+    written = np.stack([np.where(h0, s0, 0), np.where(h1, s1, 0)], axis=1)
+    two = post_transform_scores(written, post_transform)
     one = s0.astype(np.float32)
+    zero = np.zeros_like(one)
     if post_transform == "PROBIT":
-        first, second = (
-            post_transform_scores(one[:, None], "PROBIT")[:, 0],
-            np.zeros_like(one),
-        )
-    else:
-        logistic = post_transform == "LOGISTIC"
+        first, second = post_transform_scores(one[:, None], "PROBIT")[:, 0], zero
+    elif post_transform == "LOGISTIC":
         sig = post_transform_scores(one[:, None], "LOGISTIC")[:, 0]
         sig_neg = post_transform_scores(-one[:, None], "LOGISTIC")[:, 0]
-        first = np.select(
-            [add_mode <= 1, logistic, add_mode == 2],
-            [1 - one, sig_neg, -one],
-            default=one,
-        )
-        second = np.select(
-            [add_mode <= 1, logistic, add_mode == 2], [one, sig, one], default=-one
-        )
+        first = np.where(add_mode >= 0, sig_neg, one)
+        second = np.where(add_mode >= 0, sig, zero)
+    else:
+        first = np.select([add_mode == 0, add_mode == 2], [1 - one, -one], default=one)
+        second = np.where(add_mode >= 0, one, zero)
     scores = np.where(one_column[:, None], np.stack([first, second], axis=1), two)
     return y, scores.astype(np.float32)
