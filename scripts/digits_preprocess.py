@@ -1,4 +1,4 @@
-"""The demo page's drawing-to-8x8 preprocessing, ported from web/app.js (``padToPixels``).
+"""The demo page's drawing-to-8x8 preprocessing, ported from wasm_rt/web/app.js (``padToPixels``).
 
 Both implementations use integer arithmetic only, so for the same ink mask they give
 bit-identical results (tests/browser/test_demo_browser.py checks that on drawings made

@@ -9,7 +9,7 @@ train, 20% held out (stratified, seed 0). The training set is
   (cubic spline), randomly rotated / sheared / stretched, thresholded at a random level
   and thinned or thickened at random (distance transform, so strokes of any width from a
   hairline to a blob appear), then run through *the page's own preprocessing*
-  (scripts/digits_preprocess.py, a bit-exact port of web/app.js's ``padToPixels``:
+  (scripts/digits_preprocess.py, a bit-exact port of wasm_rt/web/app.js's ``padToPixels``:
   crop, centre, 32x32 grid, stroke thickening, 4x4 ink counts).
 
 Model: a small CNN (torch, CPU, fixed seeds, deterministic algorithms, one thread)::

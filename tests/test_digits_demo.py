@@ -1,6 +1,6 @@
 """The demo's digit model on mouse-like drawings, without a browser: strokes rasterised
 in Python, preprocessed by scripts/digits_preprocess.py (the bit-exact port of
-web/app.js's padToPixels), classified by wasm_rt with the bundled model."""
+wasm_rt/web/app.js's padToPixels), classified by wasm_rt with the bundled model."""
 
 from __future__ import annotations
 

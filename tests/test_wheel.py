@@ -1,9 +1,11 @@
-"""The wheel: made by the build backend, holding every file the runtime loads, and
-re-packed identically from an installed wasm_rt (no checkout)."""
+"""The wheel: made by the build backend, holding every file the runtime loads (the
+front end, WGSL, the side module, the demo model), re-packed identically from an
+installed wasm_rt, and enough to build a site without a checkout."""
 
 from __future__ import annotations
 
 import email.parser
+import os
 import subprocess
 import sys
 import tomllib
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from wasm_rt.site import bundle
 from wasm_rt.site.wheel import make_wheel
 
 REPO = Path(__file__).resolve().parent.parent
@@ -116,3 +119,49 @@ def test_installed_package_repacks_the_wheel_it_was_installed_from(wheel, tmp_pa
     assert sorted(repacked[record].splitlines()) == sorted(
         original[record].splitlines()
     )
+
+
+def test_build_site_from_the_installed_wheel_without_a_checkout(wheel, tmp_path):
+    """``pip install wasm_rt`` then ``wasm-rt build-site OUT``: no source tree needed."""
+    target = tmp_path / "site-packages"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        check=True,
+    )
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); "
+        "from wasm_rt.cli import main; sys.exit(main(['build-site', sys.argv[2]]))"
+    )
+    site = tmp_path / "site"
+    # The checkout's verified Pyodide bundle, so the test does not download a second one.
+    env = {**os.environ, "WASM_RT_PYODIDE_DIR": str(bundle.ensure_bundle(quiet=True))}
+    subprocess.run(
+        [sys.executable, "-I", "-c", code, str(target), str(site)],
+        check=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    for name in (
+        "index.html",
+        "wasm_rt.js",
+        "worker.js",
+        "app.js",
+        "models/digits.onnx",
+    ):
+        assert (site / name).is_file(), name
+    assert (site / "wasm_rt.js").read_bytes() == (
+        PACKAGE / "web" / "wasm_rt.js"
+    ).read_bytes()
+    (built,) = (site / "pyodide").glob("wasm_rt-*.whl")
+    assert set(_members(built)) == set(_members(wheel))

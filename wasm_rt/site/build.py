@@ -2,7 +2,7 @@
 
 Layout of the output::
 
-    index.html, wasm_rt.js, worker.js, app.js, style.css   the front end (web/)
+    index.html, wasm_rt.js, worker.js, app.js, style.css   the front end (wasm_rt/web/)
     manifest.json                                          what the front end reads
     models/*.onnx                                          the shipped models (wasm_rt/data)
                                                            and those given with --model
@@ -46,14 +46,11 @@ class SiteError(RuntimeError):
 
 
 def front_end_dir() -> Path:
-    """``web/`` of a source checkout."""
-    candidate = PACKAGE_DIR.parent / "web"
-    if (candidate / "wasm_rt.js").exists():
-        return candidate
-    raise SiteError(
-        f"the front end (web/wasm_rt.js) was not found next to {PACKAGE_DIR}; "
-        "build the site from a source checkout of wasm_rt"
-    )
+    """``wasm_rt/web/``: the front end ships inside the package (and its wheel)."""
+    web = PACKAGE_DIR / "web"
+    if not (web / "wasm_rt.js").exists():
+        raise SiteError(f"the front end ({web}/wasm_rt.js) is missing: a broken install")
+    return web
 
 
 def _wheel_version(wheel: Path) -> str:

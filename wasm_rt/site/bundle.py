@@ -69,7 +69,7 @@ def default_bundle_dir() -> Path:
     if env:
         return Path(env)
     repo = Path(__file__).resolve().parents[2]
-    if (repo / "pyproject.toml").exists() and (repo / "web").is_dir():
+    if (repo / "pyproject.toml").exists() and (repo / "wasm_rt").is_dir():
         return repo / ".cache" / "pyodide"
     return Path.home() / ".cache" / "wasm_rt" / f"pyodide-{PYODIDE_VERSION}"
 

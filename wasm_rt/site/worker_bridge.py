@@ -1,4 +1,4 @@
-"""The Python half of ``web/worker.js``: sessions keyed by the page's ids.
+"""The Python half of ``wasm_rt/web/worker.js``: sessions keyed by the page's ids.
 
 Runs inside Pyodide. Arguments arrive as Pyodide ``JsProxy`` objects (or plain
 Python values when called from tests on the desktop); nothing here imports
