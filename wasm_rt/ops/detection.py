@@ -331,12 +331,12 @@ def affine_grid(theta, size, *, align_corners=0):
 
 
 @shape_rule("NonMaxSuppression")
-def _nms(ctx: RuleContext):
+def _nms_shape(ctx: RuleContext):
     return T(INT64, (ctx.fresh(), 3))
 
 
 @shape_rule("RoiAlign")
-def _roi_align(ctx: RuleContext):
+def _roi_align_shape(ctx: RuleContext):
     x, rois = ctx.shape(0), ctx.shape(1)
     c = x[1] if x is not None else ctx.fresh()
     n = rois[0] if rois is not None else ctx.fresh()
@@ -346,7 +346,7 @@ def _roi_align(ctx: RuleContext):
 
 
 @shape_rule("GridSample")
-def _grid_sample(ctx: RuleContext):
+def _grid_sample_shape(ctx: RuleContext):
     x, g = ctx.shape(0), ctx.shape(1)
     if x is None or g is None:
         return T(ctx.elem(0), None)
@@ -354,7 +354,7 @@ def _grid_sample(ctx: RuleContext):
 
 
 @shape_rule("AffineGrid")
-def _affine_grid(ctx: RuleContext):
+def _affine_grid_shape(ctx: RuleContext):
     size = ctx.dims(1)
     if size is None:
         k = ctx.shape(1)

@@ -200,7 +200,7 @@ def mel_weight_matrix(
 
 
 @shape_rule(("HannWindow", "HammingWindow", "BlackmanWindow"))
-def _window(ctx: RuleContext):
+def _window_shape(ctx: RuleContext):
     n = ctx.dims(0)
     return T(
         type_of_code(ctx.attr("output_datatype", 1)), (n[0] if n else ctx.fresh(),)
@@ -208,7 +208,7 @@ def _window(ctx: RuleContext):
 
 
 @shape_rule("MelWeightMatrix")
-def _mel(ctx: RuleContext):
+def _mel_shape(ctx: RuleContext):
     n_mel, dft, *_ = [ctx.dims(i) for i in range(5)]
     bins = sy.add(sy.floordiv(dft[0], 2), 1) if dft else ctx.fresh()
     return T(
@@ -218,7 +218,7 @@ def _mel(ctx: RuleContext):
 
 
 @shape_rule("DFT", since=17)
-def _dft(ctx: RuleContext):
+def _dft_shape(ctx: RuleContext):
     x = ctx.shape(0)
     if x is None:
         return T(ctx.elem(0), None)
@@ -251,7 +251,7 @@ def _dft(ctx: RuleContext):
 
 
 @shape_rule("STFT")
-def _stft(ctx: RuleContext):
+def _stft_shape(ctx: RuleContext):
     x = ctx.shape(0)
     step = ctx.dims(1)
     window = ctx.shape(2) if ctx.has(2) else None
