@@ -91,7 +91,7 @@ def _terminate_mid_run(sess, feeds, started_after: float = 0.3):
     options = wasm_rt.RunOptions()
     thread, box = _run_in_thread(sess, feeds, options)
     time.sleep(started_after)
-    assert thread.is_alive(), "the run finished before it could be cancelled; make the model longer"
+    assert thread.is_alive(), f"the run ended before it could be cancelled: {box}"
     options.terminate = True
     set_at = time.monotonic()
     thread.join(10)
