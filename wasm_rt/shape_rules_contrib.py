@@ -262,34 +262,6 @@ def _gqa(ctx: RuleContext):
 # --- newer ONNX ops ---------------------------------------------------------------
 
 
-@shape_rule("FlexAttention", domain="ai.onnx.preview")
-def _flex(ctx: RuleContext):
-    q, v = ctx.shape(0), ctx.shape(2)
-    if q is None or v is None:
-        return T(ctx.elem(0), None)
-    return T(ctx.elem(0), (q[0], q[1], q[2], v[3]))
-
-
-@shape_rule("LinearAttention")
-def _linear_attention(ctx: RuleContext):
-    q, k, v = ctx.shape(0), ctx.shape(1), ctx.shape(2)
-    elem = ctx.elem(0)
-    hq, hkv = ctx.attr("q_num_heads"), ctx.attr("kv_num_heads")
-    if q is None or k is None or v is None:
-        return [T(elem, None), T(elem, None)]
-    dk = sy.floordiv(k[2], hkv)
-    dv = sy.floordiv(v[2], hkv)
-    return [T(elem, (q[0], q[1], sy.mul(hq, dv))), T(elem, (q[0], hkv, dk, dv))]
-
-
-@shape_rule("CausalConvWithState")
-def _causal_conv(ctx: RuleContext):
-    x, w = ctx.shape(0), ctx.shape(1)
-    if x is None or w is None:
-        return [ctx.input(0), T(ctx.elem(0), None)]
-    return [ctx.input(0), T(ctx.elem(0), (x[0], x[1], sy.add(w[2], -1)))]
-
-
 # --- ai.onnx.ml ---------------------------------------------------------------------
 
 

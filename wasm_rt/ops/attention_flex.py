@@ -7,7 +7,9 @@ import numpy as np
 
 from ..dtypes import to_numpy
 from ..limits import check_alloc
-from ..registry import KernelContext, register
+from ..registry import KernelContext, register, shape_rule
+from ..shape_inference import RuleContext
+from ..shape_rules import T
 
 PREVIEW_DOMAIN = "ai.onnx.preview"
 
@@ -75,3 +77,14 @@ def flex_attention(
         probs = e / np.sum(e, axis=-1, keepdims=True)
     probs = _apply_mod(ctx, prob_mod, probs, "prob_mod")
     return np.matmul(probs, v.astype(calc)).astype(v.dtype)
+
+
+# --- shape rules -----------------------------------------------------------
+
+
+@shape_rule("FlexAttention", domain="ai.onnx.preview")
+def _flex_shape(ctx: RuleContext):
+    q, v = ctx.shape(0), ctx.shape(2)
+    if q is None or v is None:
+        return T(ctx.elem(0), None)
+    return T(ctx.elem(0), (q[0], q[1], q[2], v[3]))

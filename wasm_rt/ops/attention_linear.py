@@ -12,8 +12,11 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .. import symbolic as sy
 from ..limits import check_alloc
-from ..registry import register
+from ..registry import register, shape_rule
+from ..shape_inference import RuleContext
+from ..shape_rules import T
 
 _UPDATE_RULES = ("linear", "gated", "delta", "gated_delta")
 
@@ -188,3 +191,26 @@ def causal_conv_with_state(
         with np.errstate(over="ignore"):
             out = (y / (1.0 + np.exp(-y))).astype(input.dtype)
     return out, padded[:, :, length:]
+
+
+# --- shape rules -----------------------------------------------------------
+
+
+@shape_rule("LinearAttention")
+def _linear_attention_shape(ctx: RuleContext):
+    q, k, v = ctx.shape(0), ctx.shape(1), ctx.shape(2)
+    elem = ctx.elem(0)
+    hq, hkv = ctx.attr("q_num_heads"), ctx.attr("kv_num_heads")
+    if q is None or k is None or v is None:
+        return [T(elem, None), T(elem, None)]
+    dk = sy.floordiv(k[2], hkv)
+    dv = sy.floordiv(v[2], hkv)
+    return [T(elem, (q[0], q[1], sy.mul(hq, dv))), T(elem, (q[0], hkv, dk, dv))]
+
+
+@shape_rule("CausalConvWithState")
+def _causal_conv_shape(ctx: RuleContext):
+    x, w = ctx.shape(0), ctx.shape(1)
+    if x is None or w is None:
+        return [ctx.input(0), T(ctx.elem(0), None)]
+    return [ctx.input(0), T(ctx.elem(0), (x[0], x[1], sy.add(w[2], -1)))]

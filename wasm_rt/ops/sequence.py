@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..registry import register
+from ..registry import register, shape_rule
+from ..shape_inference import RuleContext, ValueType
+from ..shape_rules import INT64, T, type_of_code
 from ._common import as_int_list, normalize_axis
 from .shape import split_sizes
 
@@ -161,3 +163,100 @@ def optional_get_element(x):
     if x is None:
         raise ValueError("OptionalGetElement: the optional is empty")
     return x
+
+
+# --- shape rules -----------------------------------------------------------
+
+
+def _seq_of(vt: ValueType | None) -> str:
+    return (
+        f"seq({vt.type_string})"
+        if vt is not None and vt.elem_type != "unknown"
+        else "unknown"
+    )
+
+
+def _seq_elem(vt: ValueType | None) -> str:
+    """'float' from 'seq(tensor(float))'."""
+    if vt is None or not vt.elem_type.startswith("seq(tensor("):
+        return "unknown"
+    return vt.elem_type[len("seq(tensor(") : -2]
+
+
+@shape_rule("SequenceEmpty")
+def _seq_empty_shape(ctx: RuleContext):
+    elem = type_of_code(ctx.attr("dtype")) if ctx.attr("dtype") is not None else "float"
+    return ValueType(f"seq(tensor({elem}))", None)
+
+
+@shape_rule("SequenceConstruct")
+def _seq_construct_shape(ctx: RuleContext):
+    return ValueType(_seq_of(ctx.input(0)), None)
+
+
+@shape_rule(("SequenceInsert", "SequenceErase"))
+def _seq_same_shape(ctx: RuleContext):
+    vt = ctx.input(0)
+    return vt if vt is not None else ValueType(_seq_of(ctx.input(1)), None)
+
+
+@shape_rule("SequenceAt")
+def _seq_at_shape(ctx: RuleContext):
+    return ValueType(_seq_elem(ctx.input(0)), None)
+
+
+@shape_rule("SequenceLength")
+def _seq_length_shape(ctx: RuleContext):
+    return T(INT64, ())
+
+
+@shape_rule("SplitToSequence")
+def _split_to_seq_shape(ctx: RuleContext):
+    return ValueType(_seq_of(ctx.input(0)), None)
+
+
+@shape_rule("ConcatFromSequence")
+def _concat_from_seq_shape(ctx: RuleContext):
+    return ValueType(_seq_elem(ctx.input(0)), None)
+
+
+@shape_rule("SequenceMap")
+def _seq_map_shape(ctx: RuleContext):
+    body = ctx.attr("body")
+    ins = []
+    for i in range(len(ctx.inputs)):
+        vt = ctx.input(i)
+        ins.append(
+            ValueType(_seq_elem(vt), None)
+            if vt is not None and vt.elem_type.startswith("seq(")
+            else vt
+        )
+    outs = ctx.infer_subgraph(body, ins)
+    return [ValueType(_seq_of(vt), None) for vt in outs]
+
+
+@shape_rule("Optional")
+def _optional_shape(ctx: RuleContext):
+    vt = ctx.input(0)
+    if vt is None:
+        return ValueType("unknown", None)
+    return ValueType(f"optional({vt.type_string})", None)
+
+
+@shape_rule("OptionalHasElement")
+def _opt_has_shape(ctx: RuleContext):
+    return T("bool", ())
+
+
+@shape_rule("OptionalGetElement")
+def _opt_get_shape(ctx: RuleContext):
+    vt = ctx.input(0)
+    if vt is None:
+        return None
+    inner = vt.elem_type
+    if inner.startswith("optional(") and inner.endswith(")"):
+        inner = inner[len("optional(") : -1]
+        if inner.startswith("tensor("):
+            return ValueType(inner[len("tensor(") : -1], None)
+        return ValueType(inner, None)
+    return vt
