@@ -326,9 +326,21 @@ def test_exponential_function_inlining_is_capped():
     with pytest.raises(InvalidGraph, match=r"more than 1,000 nodes \(at the call chain "
                        r"top \(F17\) -> first \(F16\) -> .*max_inlined_nodes"):
         session(_doubling_functions(17), max_inlined_nodes=1000)
-    assert time.perf_counter() - t0 < 2
     with pytest.raises(InvalidGraph, match="more than 100,000 nodes"):
         session(_doubling_functions(17))  # 131,072 nodes: above the default cap
+    with pytest.raises(InvalidGraph, match="more than 100,000 nodes"):
+        session(_doubling_functions(60))  # counted from the bodies, never expanded
+    assert time.perf_counter() - t0 < 2
+
+
+def test_recursive_function_is_refused():
+    body = [helper.make_node("F", ["a"], ["b"], domain="loc")]
+    fn = helper.make_function("loc", "F", ["a"], ["b"], body,
+                              [helper.make_opsetid("", 17), helper.make_opsetid("loc", 1)])
+    model = M([helper.make_node("F", ["x"], ["y"], domain="loc")], [V("x", TP.FLOAT, [1])],
+              [V("y", TP.FLOAT, [1])], functions=[fn], opsets=["loc"])
+    with pytest.raises(InvalidGraph, match="function 'F' calls itself"):
+        session(model)
 
 
 def test_function_inlining_under_the_cap_runs():

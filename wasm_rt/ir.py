@@ -206,6 +206,48 @@ class _BuildContext:
         self.max_inlined_nodes = max_inlined_nodes
         self.inlined = 0  # nodes made from function bodies so far
         self.calls: list[str] = []  # the chain of functions being inlined
+        self.sizes: dict[tuple[str, str], int | None] = {}  # inlined node count per function
+        self.planned = 0  # nodes the top-level calls seen so far will inline
+
+    def callee(self, n: pb.NodeProto) -> pb.FunctionProto | None:
+        return self.functions.get((normalize_domain(n.domain), n.op_type))
+
+    def inlined_size(self, fn: pb.FunctionProto, depth: int = 0) -> int:
+        """How many nodes inlining ``fn`` makes (capped just above the limit), computed
+        from the bodies without expanding them, so an exponential case fails at once."""
+        key = (fn.domain, fn.name)
+        if key in self.sizes:
+            if self.sizes[key] is None or depth > 64:
+                raise InvalidGraph(f"function '{fn.name}' calls itself or nests more than 64 deep")
+            return self.sizes[key]
+        self.sizes[key] = None
+        total = 0
+        for n in fn.node:
+            callee = self.callee(n)
+            total += 1 if callee is None else self.inlined_size(callee, depth + 1)
+            total = min(total, self.max_inlined_nodes + 1)
+        self.sizes[key] = total
+        return total
+
+    def heaviest_chain(self, call: pb.NodeProto, fn: pb.FunctionProto) -> list[str]:
+        """The call chain that contributes most nodes, for the error message."""
+        chain = [f"{_label(call.name) or '?'} ({call.op_type})"]
+        while len(chain) < 64:
+            calls = [(self.inlined_size(c), n) for n in fn.node if (c := self.callee(n))]
+            if not calls:
+                break
+            _, call = max(calls, key=lambda sc: sc[0])
+            fn = self.callee(call)
+            chain.append(f"{_label(call.name) or '?'} ({call.op_type})")
+        return chain
+
+    def too_many(self, chain: list[str]) -> InvalidGraph:
+        return InvalidGraph(
+            f"inlining model-local functions makes more than {self.max_inlined_nodes:,} "
+            f"nodes (at the call chain {' -> '.join(chain)}); functions that call "
+            "others several times grow exponentially (raise "
+            "SessionOptions.max_inlined_nodes if this model is trusted)"
+        )
 
     def build_graph(self, g: pb.GraphProto, what: str) -> Graph:
         self.depth += 1
@@ -248,13 +290,8 @@ def _node_from_proto(n: pb.NodeProto, index: int, ctx: _BuildContext) -> Node:
     domain = _text(n.domain, f"{what} ({op_type}): domain")
     if ctx.calls:
         ctx.inlined += 1
-        if ctx.inlined > ctx.max_inlined_nodes:
-            raise InvalidGraph(
-                f"inlining model-local functions makes more than {ctx.max_inlined_nodes:,} "
-                f"nodes (at the call chain {' -> '.join(ctx.calls)}); functions that call "
-                "others several times grow exponentially (raise "
-                "SessionOptions.max_inlined_nodes if this model is trusted)"
-            )
+        if ctx.inlined > ctx.max_inlined_nodes:  # a backstop: planned counts come first
+            raise ctx.too_many(ctx.calls)
     attrs = {}
     for a in n.attribute:
         aname = _text(a.name, f"{what} ({op_type}): attribute name")
@@ -278,7 +315,7 @@ _Scope = tuple[Callable[[str], str], str] | None
 
 def _expand_node(n: pb.NodeProto, index: int, ctx: _BuildContext, scope: _Scope = None) -> list[Node]:
     """A node, or the body of the model-local function it calls, inlined."""
-    fn = ctx.functions.get((normalize_domain(n.domain), n.op_type))
+    fn = ctx.callee(n)
     if fn is None:
         node = _node_from_proto(n, index, ctx)
         if scope is not None:
@@ -288,6 +325,10 @@ def _expand_node(n: pb.NodeProto, index: int, ctx: _BuildContext, scope: _Scope 
             node.inputs = [resolve(x) for x in node.inputs]
             node.outputs = [resolve(x) for x in node.outputs]
         return [node]
+    if not ctx.calls:  # a call from a graph: count what it will make before making it
+        ctx.planned += ctx.inlined_size(fn)
+        if ctx.planned > ctx.max_inlined_nodes:
+            raise ctx.too_many(ctx.heaviest_chain(n, fn))
     ctx.depth += 1
     ctx.calls.append(f"{_label(n.name) or '?'} ({n.op_type})")
     if ctx.depth > 64:
