@@ -13,7 +13,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from . import dtypes, lowprec, session_config
+from . import dtypes, lowprec, maps, session_config
 from .cancel import RunControl, run_control
 from .environment import ExecutionMode, ExecutionOrder
 from .errors import Fail, InvalidArgument
@@ -571,7 +571,9 @@ class InferenceSession:
         return feeds
 
     def _check_value(self, vi: ValueInfo, value: Any):
-        if vi.kind in ("sequence", "optional", "map", "unknown"):
+        if vi.kind == "map":
+            return maps.convert_map(value, vi.name, vi.type_string)
+        if vi.kind in ("sequence", "optional", "unknown"):
             return value  # containers are checked by the kernels that read them
         if not isinstance(value, np.ndarray):
             if isinstance(value, (np.generic, int, float, bool, list, tuple)):
