@@ -9,8 +9,9 @@ the executor can trust it.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -67,7 +68,7 @@ class Node:
         dom = f"{self.domain}:" if self.domain else ""
         return f"node '{self.name}' ({dom}{self.op_type})"
 
-    def subgraphs(self) -> list["Graph"]:
+    def subgraphs(self) -> list[Graph]:
         found = []
         for v in self.attrs.values():
             if isinstance(v, Graph):
@@ -145,7 +146,7 @@ def value_info_from_proto(vi: pb.ValueInfoProto) -> ValueInfo:
 _A = pb.AttributeProto
 
 
-def attribute_value(attr: pb.AttributeProto, ctx: "_BuildContext"):
+def attribute_value(attr: pb.AttributeProto, ctx: _BuildContext):
     """The Python value of an attribute (graphs are built recursively)."""
     kind = attr.type
     if kind == _A.UNDEFINED:
