@@ -643,17 +643,66 @@ def test_dict_vectorizer_other_value_types(key, value, vocab, feed, expected):
     np.testing.assert_array_equal(y, expected)
 
 
-def test_dict_vectorizer_bad_maps():
-    model = map_model(
-        "DictVectorizer", T_STR, T_FLOAT, T_FLOAT, string_vocabulary=["a"]
-    )
-    sess = wasm_rt.InferenceSession(model)
-    with pytest.raises(wasm_rt.InvalidArgument, match="keys must be strings"):
-        sess.run(None, {"X": {1: 2.0}})
-    with pytest.raises(wasm_rt.InvalidArgument, match="one type"):
-        sess.run(None, {"X": {"a": 2.0, "b": "x"}})
-    with pytest.raises(wasm_rt.InvalidArgument, match="must be a map"):
-        sess.run(None, {"X": [1.0]})
+@pytest.mark.parametrize(
+    ("key", "vocab", "feed"),
+    [
+        # onnxruntime's binding converts Python ints, bools and float64 scalars
+        # fed to map(..., float) to float; numpy integer keys are int64 keys.
+        (T_STR, {"string_vocabulary": ["a", "b", "c"]},
+         {"a": 1, "b": True, "c": np.float64(0.1)}),
+        (T_INT64, {"int64_vocabulary": [5, 1]}, {np.int64(1): 2, 5: np.float32(1.5)}),
+        (T_STR, {"string_vocabulary": ["a"]}, {"a": 1e40}),  # float32 overflow: inf
+    ],
+)  # fmt: skip
+def test_dict_vectorizer_feeds_converted_to_declared_types(key, vocab, feed):
+    y = check_map("DictVectorizer", key, T_FLOAT, T_FLOAT, feed, **vocab)
+    assert y.dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "vocab", "expected"),
+    [
+        (T_STR, T_FLOAT, {"string_vocabulary": ["a", "b"]}, np.zeros((1, 2), np.float32)),
+        (T_INT64, T_DOUBLE, {"int64_vocabulary": [4, 2, 9]}, np.zeros((1, 3))),
+        (T_INT64, T_STR, {"int64_vocabulary": [4]}, np.array([[""]], object)),
+    ],
+)  # fmt: skip
+def test_dict_vectorizer_empty_map(key, value, vocab, expected):
+    # onnxruntime's Python binding refuses an empty dict ("Size of dictionary is
+    # empty"); its kernel (dictvectorizer.h) writes [1, len(vocabulary)] of the
+    # value type's default, which wasm_rt returns since the declared type is known.
+    y = run_wasm_rt(map_model("DictVectorizer", key, value, value, **vocab), {"X": {}})[0]
+    assert y.dtype == expected.dtype
+    np.testing.assert_array_equal(y, expected)
+
+
+@pytest.mark.parametrize(
+    ("key", "feed", "match"),
+    [
+        (T_STR, {1: 2.0}, r"got key 1 \(int\) that does not fit string"),
+        (T_STR, {"a": 2.0, "b": "x"}, r"value 'x' \(str\) for key 'b' .*fit float"),
+        (T_INT64, {1.0: 2.0}, r"key 1.0 \(float\) that does not fit int64"),
+        (T_INT64, {2**70: 2.0}, "does not fit int64"),
+        (T_STR, [1.0], r"input 'X': expected map\(string,tensor\(float\)\) \(a dict\), got list"),
+    ],
+)  # fmt: skip
+def test_map_feeds_that_do_not_fit(key, feed, match):
+    # onnxruntime refuses each of these at binding ("cannot be linked to C type").
+    vocab = {"string_vocabulary": ["a"]} if key == T_STR else {"int64_vocabulary": [1]}
+    model = map_model("DictVectorizer", key, T_FLOAT, T_FLOAT, **vocab)
+    with pytest.raises(Exception):  # noqa: B017 - onnxruntime's own error types
+        run_ort(model, {"X": feed})
+    with pytest.raises(wasm_rt.InvalidArgument, match=match):
+        run_wasm_rt(model, {"X": feed})
+
+
+def test_cast_map_empty_and_converted():
+    # map(int64, float) fed Python ints: converted to float32 as onnxruntime binds them.
+    check_map("CastMap", T_INT64, T_FLOAT, T_FLOAT, {2: 3, 0: 1}, cast_to="TO_FLOAT")
+    model = map_model("CastMap", T_INT64, T_FLOAT, T_FLOAT, cast_to="TO_FLOAT",
+                      map_form="SPARSE", max_map=3)  # fmt: skip
+    # cast_map.cc: SPARSE pads every column not in the map, also when it is empty.
+    np.testing.assert_array_equal(run_wasm_rt(model, {"X": {}})[0], np.zeros((1, 3)))
 
 
 @pytest.mark.parametrize("cast_to", ["TO_FLOAT", "TO_INT64", "TO_STRING"])

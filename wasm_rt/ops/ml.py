@@ -422,10 +422,11 @@ def feature_vectorizer(*inputs, inputdimensions=None):
 # --------------------------------------------------------------------------
 # Map inputs: DictVectorizer, CastMap
 # --------------------------------------------------------------------------
-# A map arrives as a Python dict (what onnxruntime's Python API takes too).
-# Its value type is read from the values: numpy scalars keep their dtype, Python
-# str/int/float are string/int64/float32 (onnxruntime binds a dict of Python
-# floats to map(..., float) the same way).
+# A map arrives as a Python dict (what onnxruntime's Python API takes too). Fed as
+# a graph input it is a maps.MapValue, converted to the declared types and carrying
+# its value dtype (also when empty). Otherwise the value type is read from the
+# values: numpy scalars keep their dtype, Python str/int/float are
+# string/int64/float32.
 
 
 def _map_input(m, op: str) -> dict:
@@ -436,7 +437,17 @@ def _map_input(m, op: str) -> dict:
     return m
 
 
-def _map_value_dtype(values: list, op: str) -> np.dtype:
+def _map_value_dtype(m: dict, op: str) -> np.dtype:
+    dt = getattr(m, "value_dtype", None)
+    if dt is None:
+        dt = _inferred_value_dtype(list(m.values()), op)
+    if dt not in (np.dtype(object), np.dtype(np.int64), np.dtype(np.float32),
+                  np.dtype(np.float64)):  # fmt: skip
+        raise InvalidArgument(f"{op}: map values of type {dt} are not supported")
+    return dt
+
+
+def _inferred_value_dtype(values: list, op: str) -> np.dtype:
     kinds = set()
     for v in values:
         if isinstance(v, str):
@@ -455,11 +466,7 @@ def _map_value_dtype(values: list, op: str) -> np.dtype:
             if kinds
             else f"{op}: an empty map has no value type to vectorize to"
         )
-    (dt,) = kinds
-    if dt not in (np.dtype(object), np.dtype(np.int64), np.dtype(np.float32),
-                  np.dtype(np.float64)):  # fmt: skip
-        raise InvalidArgument(f"{op}: map values of type {dt} are not supported")
-    return dt
+    return kinds.pop()
 
 
 def _check_keys(keys, want_str: bool, op: str) -> None:
@@ -483,7 +490,7 @@ def dict_vectorizer(x, *, int64_vocabulary=None, string_vocabulary=None):
     m = _map_input(x, op)
     vocab = list(string_vocabulary or int64_vocabulary)
     _check_keys(m.keys(), bool(string_vocabulary), op)
-    dt = _map_value_dtype(list(m.values()), op)
+    dt = _map_value_dtype(m, op)
     if string_vocabulary and dt == np.dtype(object):
         raise InvalidArgument(
             f"{op}: map(string, string) is not a DictVectorizer input"
@@ -563,7 +570,7 @@ def cast_map(x, *, cast_to="TO_FLOAT", map_form="DENSE", max_map=1):
     m = _map_input(x, op)
     _check_keys(m.keys(), False, op)
     if m:
-        dt = _map_value_dtype(list(m.values()), op)
+        dt = _map_value_dtype(m, op)
         if dt not in (np.dtype(object), np.dtype(np.float32)):
             raise InvalidArgument(f"{op}: map values must be string or float, got {dt}")
     items = sorted((int(k), v) for k, v in m.items())
