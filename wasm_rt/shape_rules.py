@@ -404,50 +404,6 @@ def _array_type(arr) -> tuple[str, tuple]:
     return type_name_of(getattr(arr, "dtype", None)), tuple(getattr(arr, "shape", ()))
 
 
-@shape_rule("Constant")
-def _constant(ctx: RuleContext):
-    a = ctx.attrs
-    if "value" in a or "sparse_value" in a:
-        arr = a.get("value", a.get("sparse_value"))
-        elem, shape = _array_type(arr)
-        if isinstance(arr, np.ndarray) and arr.dtype.kind in "biuf":
-            ctx.set_value(0, arr)
-        return T(elem, shape)
-    for key, elem in (
-        ("value_float", "float"),
-        ("value_int", INT64),
-        ("value_string", "string"),
-    ):
-        if key in a:
-            if key == "value_int":
-                ctx.set_value(0, np.array(a[key], dtype=np.int64))
-            return T(elem, ())
-    for key, elem in (
-        ("value_floats", "float"),
-        ("value_ints", INT64),
-        ("value_strings", "string"),
-    ):
-        if key in a:
-            if key == "value_ints":
-                ctx.set_value(0, np.array(a[key], dtype=np.int64))
-            return T(elem, (len(a[key]),))
-    raise RuleError("Constant has no value attribute")
-
-
-@shape_rule("ConstantOfShape")
-def _constant_of_shape(ctx: RuleContext):
-    value = ctx.attr("value")
-    elem = _array_type(value)[0] if value is not None else "float"
-    dims = ctx.dims(0)
-    if dims is None:
-        n = ctx.shape(0)
-        return T(elem, ctx.fresh_shape(n[0]) if n and isinstance(n[0], int) else None)
-    small = all(isinstance(d, int) for d in dims) and numel(dims) <= 256
-    if small and isinstance(value, np.ndarray) and value.dtype.kind in "iu":
-        ctx.set_value(0, np.full(dims, value.reshape(-1)[0], dtype=value.dtype))
-    return T(elem, dims)
-
-
 @shape_rule("Shape")
 def _shape(ctx: RuleContext):
     shape = ctx.shape(0)

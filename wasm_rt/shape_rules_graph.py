@@ -147,21 +147,6 @@ def _multinomial(ctx: RuleContext):
 # --- detection, loss, training ------------------------------------------------------
 
 
-@shape_rule("CenterCropPad")
-def _center_crop_pad(ctx: RuleContext):
-    x = ctx.shape(0)
-    size = ctx.dims(1)
-    if x is None:
-        return T(ctx.elem(0), None)
-    if size is None:
-        return T(ctx.elem(0), ctx.fresh_shape(len(x)))
-    axes = ctx.attr("axes") or list(range(len(x)))
-    out = list(x)
-    for s, a in zip(size, axes):
-        out[norm_axis(a, len(x))] = s
-    return T(ctx.elem(0), out)
-
-
 @shape_rule("NegativeLogLikelihoodLoss")
 def _nll(ctx: RuleContext):
     t = ctx.shape(1)

@@ -236,68 +236,6 @@ def _group_norm(ctx: RuleContext):
     return ctx.input(0)
 
 
-# --- Resize -----------------------------------------------------------------------
-
-
-@shape_rule(("Resize", "Upsample"))
-def _resize(ctx: RuleContext):
-    x = ctx.shape(0)
-    elem = ctx.elem(0)
-    if x is None:
-        return T(elem, None)
-    rank = len(x)
-    if ctx.node.op_type == "Upsample" or ctx.opset < 11:
-        scales = ctx.attr("scales") if ctx.opset < 9 else _floats(ctx, 1)
-        sizes = None
-    else:
-        scales = _floats(ctx, 2) if ctx.has(2) else None
-        sizes = ctx.dims(3) if ctx.has(3) else None
-        if scales is not None and not scales:
-            scales = None
-        if ctx.has(3) and sizes is None:
-            touched = ctx.attr("axes") or range(rank)
-            touched = {norm_axis(a, rank) for a in touched}
-            return T(
-                elem, [ctx.fresh() if k in touched else d for k, d in enumerate(x)]
-            )
-        if ctx.has(2) and scales is None and ctx.value(2) is None and not ctx.has(3):
-            return T(elem, ctx.fresh_shape(rank))
-    axes = ctx.attr("axes") or list(range(rank))
-    axes = [norm_axis(a, rank) for a in axes]
-    out = list(x)
-    policy = ctx.attr("keep_aspect_ratio_policy", "stretch")
-    if sizes is not None:
-        if (
-            policy != "stretch"
-            and all(isinstance(x[a], int) for a in axes)
-            and all(isinstance(s, int) for s in sizes)
-        ):
-            ratios = [s / x[a] for s, a in zip(sizes, axes)]
-            r = min(ratios) if policy == "not_larger" else max(ratios)
-            for a in axes:
-                out[a] = int(x[a] * r + 0.5)
-        else:
-            for s, a in zip(sizes, axes):
-                out[a] = s
-    elif scales is not None:
-        for s, a in zip(scales, axes):
-            d = x[a]
-            if isinstance(d, int):
-                out[a] = int(d * s)
-            elif float(s).is_integer():
-                out[a] = sy.mul(d, int(s))
-            else:
-                out[a] = ctx.fresh()
-    else:
-        return T(elem, ctx.fresh_shape(rank))
-    return T(elem, out)
-
-
-def _floats(ctx: RuleContext, i: int):
-    v = ctx.value(i)
-    return None if v is None else [float(x) for x in v.reshape(-1)]
-
-
 # --- recurrent -------------------------------------------------------------------
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import symbolic as sy
 from .registry import shape_rule
-from .shape_inference import RuleContext, RuleError, as_dim
+from .shape_inference import RuleContext, RuleError
 from .shape_rules import (
     BIG,
     INT64,
@@ -323,40 +323,6 @@ def _slice_1(ctx: RuleContext):
     )
 
 
-@shape_rule("Gather")
-def _gather(ctx: RuleContext):
-    data, idx = ctx.shape(0), ctx.shape(1)
-    if data is None or idx is None:
-        return T(ctx.elem(0), None)
-    axis = norm_axis(ctx.attr("axis", 0), len(data))
-    v, iv = ctx.value(0), ctx.ints(1)
-    if v is not None and iv is not None and ctx.value(1) is not None:
-        try:
-            ctx.set_value(
-                0, np.take(v, np.array(iv).reshape(ctx.value(1).shape), axis=axis)
-            )
-        except IndexError as e:
-            raise RuleError(f"Gather indices out of range: {e}") from None
-    return T(ctx.elem(0), data[:axis] + tuple(idx) + data[axis + 1 :])
-
-
-@shape_rule("GatherElements")
-def _gather_elements(ctx: RuleContext):
-    return T(ctx.elem(0), ctx.shape(1))
-
-
-@shape_rule("GatherND")
-def _gather_nd(ctx: RuleContext):
-    data, idx = ctx.shape(0), ctx.shape(1)
-    b = ctx.attr("batch_dims", 0)
-    if data is None or idx is None:
-        return T(ctx.elem(0), None)
-    last = idx[-1]
-    if not isinstance(last, int):
-        return T(ctx.elem(0), None)
-    return T(ctx.elem(0), tuple(idx[:-1]) + tuple(data[b + last :]))
-
-
 @shape_rule("Expand")
 def _expand(ctx: RuleContext):
     shape = ctx.shape(0)
@@ -385,107 +351,6 @@ def _tile(ctx: RuleContext):
     if len(reps) != len(shape):
         raise RuleError(f"Tile repeats {reps} do not match rank {len(shape)}")
     return T(ctx.elem(0), [sy.mul(d, r) for d, r in zip(shape, reps)])
-
-
-@shape_rule("Pad")
-def _pad(ctx: RuleContext):
-    shape = ctx.shape(0)
-    if shape is None:
-        return T(ctx.elem(0), None)
-    rank = len(shape)
-    if ctx.opset >= 11:
-        pads = ctx.dims(1)
-        axes = ctx.ints(3) if ctx.has(3) else list(range(rank))
-    else:
-        pads = ctx.attr("pads", ctx.attr("paddings"))
-        axes = list(range(rank))
-    if pads is None or axes is None:
-        return T(ctx.elem(0), ctx.fresh_shape(rank))
-    axes = [norm_axis(a, rank) for a in axes]
-    n = len(axes)
-    if len(pads) != 2 * n:
-        raise RuleError(f"Pad has {len(pads)} pads for {n} axes")
-    out = list(shape)
-    for k, a in enumerate(axes):
-        out[a] = sy.add(sy.add(out[a], pads[k]), pads[k + n])
-    return T(ctx.elem(0), out)
-
-
-@shape_rule("Range")
-def _range(ctx: RuleContext):
-    elem = ctx.elem(0)
-    vals = [ctx.value(i) for i in range(3)]
-    if all(v is not None for v in vals):
-        start, limit, delta = (v.reshape(-1)[0] for v in vals)
-        if all(isinstance(x, (int, np.integer)) for x in (start, limit, delta)):
-            if delta == 0:
-                raise RuleError("Range delta is 0")
-            n = max(int(-(-(int(limit) - int(start)) // int(delta))), 0)
-            if n <= 256:
-                ctx.set_value(0, np.arange(int(start), int(limit), int(delta)))
-            return T(elem, (n,))
-        if all(isinstance(x, (int, float, np.number)) for x in (start, limit, delta)):
-            if delta == 0:
-                raise RuleError("Range delta is 0")
-            return T(
-                elem,
-                (max(int(np.ceil((float(limit) - float(start)) / float(delta))), 0),),
-            )
-        if int(delta) == 1 and start == 0:
-            return T(elem, (as_dim(limit),))
-        return T(elem, (sy.ceildiv(as_dim(limit) - as_dim(start), as_dim(delta)),))
-    return T(elem, (ctx.fresh(),))
-
-
-@shape_rule("OneHot")
-def _one_hot(ctx: RuleContext):
-    idx = ctx.shape(0)
-    depth = ctx.ints(1)
-    elem = ctx.elem(2)
-    if idx is None:
-        return T(elem, None)
-    d = depth[0] if depth else ctx.fresh()
-    axis = ctx.attr("axis", -1)
-    rank = len(idx) + 1
-    axis = norm_axis(axis, rank)
-    out = list(idx)
-    out.insert(axis, d)
-    return T(elem, out)
-
-
-@shape_rule("NonZero")
-def _nonzero(ctx: RuleContext):
-    r = ctx.rank(0)
-    return T(INT64, (r if r is not None else ctx.fresh(), ctx.fresh()))
-
-
-@shape_rule("Compress")
-def _compress(ctx: RuleContext):
-    shape = ctx.shape(0)
-    axis = ctx.attr("axis")
-    if axis is None or shape is None:
-        return T(ctx.elem(0), (ctx.fresh(),))
-    a = norm_axis(axis, len(shape))
-    return T(ctx.elem(0), shape[:a] + (ctx.fresh(),) + shape[a + 1 :])
-
-
-@shape_rule("Unique")
-def _unique(ctx: RuleContext):
-    shape = ctx.shape(0)
-    axis = ctx.attr("axis")
-    n = ctx.fresh()
-    if axis is None or shape is None:
-        y = T(ctx.elem(0), (n,))
-    else:
-        a = norm_axis(axis, len(shape))
-        y = T(ctx.elem(0), shape[:a] + (n,) + shape[a + 1 :])
-    if axis is None:
-        inverse = numel(shape) if shape is not None else ctx.fresh()
-    else:
-        inverse = (
-            shape[norm_axis(axis, len(shape))] if shape is not None else ctx.fresh()
-        )
-    return [y, T(INT64, (n,)), T(INT64, (inverse,)), T(INT64, (n,))]
 
 
 @shape_rule("TopK")

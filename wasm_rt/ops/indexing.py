@@ -9,7 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..limits import check_alloc
-from ..registry import register
+from ..registry import register, shape_rule
+from ..shape_inference import RuleContext, RuleError
+from ..shape_rules import INT64, T, norm_axis, numel
 from ._common import check_index_range, normalize_axis
 
 # --- Gather family -----------------------------------------------------------
@@ -221,3 +223,91 @@ def unique(ctx, x, *, axis=None, sorted=1):
         counts.astype(np.int64),
     )
     return outs[: max(ctx.num_outputs, 1)]
+
+
+# --- shape rules -----------------------------------------------------------
+
+
+@shape_rule("Gather")
+def _gather_shape(ctx: RuleContext):
+    data, idx = ctx.shape(0), ctx.shape(1)
+    if data is None or idx is None:
+        return T(ctx.elem(0), None)
+    axis = norm_axis(ctx.attr("axis", 0), len(data))
+    v, iv = ctx.value(0), ctx.ints(1)
+    if v is not None and iv is not None and ctx.value(1) is not None:
+        try:
+            ctx.set_value(
+                0, np.take(v, np.array(iv).reshape(ctx.value(1).shape), axis=axis)
+            )
+        except IndexError as e:
+            raise RuleError(f"Gather indices out of range: {e}") from None
+    return T(ctx.elem(0), data[:axis] + tuple(idx) + data[axis + 1 :])
+
+
+@shape_rule("GatherElements")
+def _gather_elements_shape(ctx: RuleContext):
+    return T(ctx.elem(0), ctx.shape(1))
+
+
+@shape_rule("GatherND")
+def _gather_nd_shape(ctx: RuleContext):
+    data, idx = ctx.shape(0), ctx.shape(1)
+    b = ctx.attr("batch_dims", 0)
+    if data is None or idx is None:
+        return T(ctx.elem(0), None)
+    last = idx[-1]
+    if not isinstance(last, int):
+        return T(ctx.elem(0), None)
+    return T(ctx.elem(0), tuple(idx[:-1]) + tuple(data[b + last :]))
+
+
+@shape_rule("OneHot")
+def _one_hot_shape(ctx: RuleContext):
+    idx = ctx.shape(0)
+    depth = ctx.ints(1)
+    elem = ctx.elem(2)
+    if idx is None:
+        return T(elem, None)
+    d = depth[0] if depth else ctx.fresh()
+    axis = ctx.attr("axis", -1)
+    rank = len(idx) + 1
+    axis = norm_axis(axis, rank)
+    out = list(idx)
+    out.insert(axis, d)
+    return T(elem, out)
+
+
+@shape_rule("NonZero")
+def _nonzero_shape(ctx: RuleContext):
+    r = ctx.rank(0)
+    return T(INT64, (r if r is not None else ctx.fresh(), ctx.fresh()))
+
+
+@shape_rule("Compress")
+def _compress_shape(ctx: RuleContext):
+    shape = ctx.shape(0)
+    axis = ctx.attr("axis")
+    if axis is None or shape is None:
+        return T(ctx.elem(0), (ctx.fresh(),))
+    a = norm_axis(axis, len(shape))
+    return T(ctx.elem(0), shape[:a] + (ctx.fresh(),) + shape[a + 1 :])
+
+
+@shape_rule("Unique")
+def _unique_shape(ctx: RuleContext):
+    shape = ctx.shape(0)
+    axis = ctx.attr("axis")
+    n = ctx.fresh()
+    if axis is None or shape is None:
+        y = T(ctx.elem(0), (n,))
+    else:
+        a = norm_axis(axis, len(shape))
+        y = T(ctx.elem(0), shape[:a] + (n,) + shape[a + 1 :])
+    if axis is None:
+        inverse = numel(shape) if shape is not None else ctx.fresh()
+    else:
+        inverse = (
+            shape[norm_axis(axis, len(shape))] if shape is not None else ctx.fresh()
+        )
+    return [y, T(INT64, (n,)), T(INT64, (inverse,)), T(INT64, (n,))]

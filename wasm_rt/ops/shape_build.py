@@ -6,9 +6,12 @@ import math
 
 import numpy as np
 
+from .. import symbolic as sy
 from ..dtypes import to_numpy
 from ..limits import check_alloc
-from ..registry import register
+from ..registry import register, shape_rule
+from ..shape_inference import RuleContext, RuleError, as_dim
+from ..shape_rules import INT64, T, _array_type, norm_axis, numel
 from ._common import as_int_list, normalize_axes, normalize_axis
 
 # --- Pad ---------------------------------------------------------------------
@@ -253,3 +256,115 @@ def reverse_sequence(x, sequence_lens, *, batch_axis=1, time_axis=0):
     src = np.where(t < n, n - 1 - t, t)
     src = np.broadcast_to(src, x.shape[:])
     return np.take_along_axis(x, src, axis=time_axis)
+
+
+# --- shape rules -----------------------------------------------------------
+
+
+@shape_rule("Constant")
+def _constant_shape(ctx: RuleContext):
+    a = ctx.attrs
+    if "value" in a or "sparse_value" in a:
+        arr = a.get("value", a.get("sparse_value"))
+        elem, shape = _array_type(arr)
+        if isinstance(arr, np.ndarray) and arr.dtype.kind in "biuf":
+            ctx.set_value(0, arr)
+        return T(elem, shape)
+    for key, elem in (
+        ("value_float", "float"),
+        ("value_int", INT64),
+        ("value_string", "string"),
+    ):
+        if key in a:
+            if key == "value_int":
+                ctx.set_value(0, np.array(a[key], dtype=np.int64))
+            return T(elem, ())
+    for key, elem in (
+        ("value_floats", "float"),
+        ("value_ints", INT64),
+        ("value_strings", "string"),
+    ):
+        if key in a:
+            if key == "value_ints":
+                ctx.set_value(0, np.array(a[key], dtype=np.int64))
+            return T(elem, (len(a[key]),))
+    raise RuleError("Constant has no value attribute")
+
+
+@shape_rule("ConstantOfShape")
+def _constant_of_shape_shape(ctx: RuleContext):
+    value = ctx.attr("value")
+    elem = _array_type(value)[0] if value is not None else "float"
+    dims = ctx.dims(0)
+    if dims is None:
+        n = ctx.shape(0)
+        return T(elem, ctx.fresh_shape(n[0]) if n and isinstance(n[0], int) else None)
+    small = all(isinstance(d, int) for d in dims) and numel(dims) <= 256
+    if small and isinstance(value, np.ndarray) and value.dtype.kind in "iu":
+        ctx.set_value(0, np.full(dims, value.reshape(-1)[0], dtype=value.dtype))
+    return T(elem, dims)
+
+
+@shape_rule("Pad")
+def _pad_shape(ctx: RuleContext):
+    shape = ctx.shape(0)
+    if shape is None:
+        return T(ctx.elem(0), None)
+    rank = len(shape)
+    if ctx.opset >= 11:
+        pads = ctx.dims(1)
+        axes = ctx.ints(3) if ctx.has(3) else list(range(rank))
+    else:
+        pads = ctx.attr("pads", ctx.attr("paddings"))
+        axes = list(range(rank))
+    if pads is None or axes is None:
+        return T(ctx.elem(0), ctx.fresh_shape(rank))
+    axes = [norm_axis(a, rank) for a in axes]
+    n = len(axes)
+    if len(pads) != 2 * n:
+        raise RuleError(f"Pad has {len(pads)} pads for {n} axes")
+    out = list(shape)
+    for k, a in enumerate(axes):
+        out[a] = sy.add(sy.add(out[a], pads[k]), pads[k + n])
+    return T(ctx.elem(0), out)
+
+
+@shape_rule("Range")
+def _range_shape(ctx: RuleContext):
+    elem = ctx.elem(0)
+    vals = [ctx.value(i) for i in range(3)]
+    if all(v is not None for v in vals):
+        start, limit, delta = (v.reshape(-1)[0] for v in vals)
+        if all(isinstance(x, (int, np.integer)) for x in (start, limit, delta)):
+            if delta == 0:
+                raise RuleError("Range delta is 0")
+            n = max(int(-(-(int(limit) - int(start)) // int(delta))), 0)
+            if n <= 256:
+                ctx.set_value(0, np.arange(int(start), int(limit), int(delta)))
+            return T(elem, (n,))
+        if all(isinstance(x, (int, float, np.number)) for x in (start, limit, delta)):
+            if delta == 0:
+                raise RuleError("Range delta is 0")
+            return T(
+                elem,
+                (max(int(np.ceil((float(limit) - float(start)) / float(delta))), 0),),
+            )
+        if int(delta) == 1 and start == 0:
+            return T(elem, (as_dim(limit),))
+        return T(elem, (sy.ceildiv(as_dim(limit) - as_dim(start), as_dim(delta)),))
+    return T(elem, (ctx.fresh(),))
+
+
+@shape_rule("CenterCropPad")
+def _center_crop_pad_shape(ctx: RuleContext):
+    x = ctx.shape(0)
+    size = ctx.dims(1)
+    if x is None:
+        return T(ctx.elem(0), None)
+    if size is None:
+        return T(ctx.elem(0), ctx.fresh_shape(len(x)))
+    axes = ctx.attr("axes") or list(range(len(x)))
+    out = list(x)
+    for s, a in zip(size, axes):
+        out[norm_axis(a, len(x))] = s
+    return T(ctx.elem(0), out)
