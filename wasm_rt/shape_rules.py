@@ -404,29 +404,6 @@ def _array_type(arr) -> tuple[str, tuple]:
     return type_name_of(getattr(arr, "dtype", None)), tuple(getattr(arr, "shape", ()))
 
 
-@shape_rule("Shape")
-def _shape(ctx: RuleContext):
-    shape = ctx.shape(0)
-    if shape is None:
-        return T(INT64, (ctx.fresh(),))
-    rank = len(shape)
-    start = ctx.attr("start", 0)
-    end = ctx.attr("end", rank)
-    start = min(max(start + rank if start < 0 else start, 0), rank)
-    end = min(max(end + rank if end < 0 else end, 0), rank)
-    dims = shape[start:end]
-    ctx.set_value(0, known_array(list(dims)) if dims else np.zeros(0, np.int64))
-    return T(INT64, (len(dims),))
-
-
-@shape_rule("Size")
-def _size(ctx: RuleContext):
-    shape = ctx.shape(0)
-    if shape is not None:
-        ctx.set_value(0, known_array(numel(shape)))
-    return T(INT64, ())
-
-
 # The other rule modules register on import; they import the helpers above.
 from . import (  # noqa: F401
     shape_rules_contrib,

@@ -60,11 +60,11 @@ def _qwhere(ctx: RuleContext):
 
 @shape_rule("QLinearConcat", domain=MS)
 def _qconcat(ctx: RuleContext):
-    from .shape_rules_tensor import _concat
+    from .ops.shape import _concat_shape
 
     picked = [k for k in range(2, len(ctx.inputs), 3)]
     sub = _Picked(ctx, picked)
-    return _concat(sub)
+    return _concat_shape(sub)
 
 
 class _Picked:
