@@ -316,3 +316,33 @@ def test_mutated_fields_fail_cleanly(target, mutations, x_shape):
         name = next(iter(feeds))
         feeds[name] = np.ones(x_shape, dtype=feeds[name].dtype)
     load_and_run(mutate_fields(target.model, mutations), feeds)
+
+
+# --------------------------------------------------------------------------
+# scripts/fuzz.py: generated cases, each in a worker subprocess
+# --------------------------------------------------------------------------
+# The same code `python scripts/fuzz.py --cases N` runs: mutated models, random
+# ops from their schemas, size blow-ups and variants of defects found before.
+# A hang or a crash is caught by the parent, not fatal to pytest.
+
+FUZZ_CASES = int(os.environ.get("WASM_RT_FUZZ_CASES", "500"))
+
+
+def _fuzz_module():
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "fuzz.py"
+    spec = importlib.util.spec_from_file_location("wasm_rt_fuzz_script", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_generated_cases_fail_cleanly(tmp_path):
+    fuzz = _fuzz_module()
+    result = fuzz.fuzz(FUZZ_CASES, seed=12345, timeout=30, out=tmp_path, verbose=False)
+    counts = result["counts"]
+    assert sum(counts.values()) == FUZZ_CASES
+    assert counts["ok"] > 0 and counts["wasm_rt_error"] > 0, counts  # both paths exercised
+    bad = [f"{status}: {name}: {detail.strip()[-300:]}" for status, name, detail in result["bad"]]
+    assert not bad, "\n".join(bad) + f"\nreproducers in {tmp_path}"
