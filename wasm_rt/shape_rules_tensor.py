@@ -1,5 +1,4 @@
-"""Shape rules of the tensor-manipulation ops: reshapes, Concat/Split/Slice,
-gathers, Expand/Tile/Pad, Range, TopK, NonZero/Unique, reductions and Einsum."""
+"""Shape rule of Einsum (its kernel's module, ops/linalg.py, is edited elsewhere)."""
 
 from __future__ import annotations
 
@@ -8,56 +7,10 @@ import string
 from .registry import shape_rule
 from .shape_inference import RuleContext, RuleError
 from .shape_rules import (
-    INT64,
     T,
     broadcast_shapes,
-    norm_axis,
-    reduce_rule,
-    reduce_shape,
 )
 from .symbolic import DimLike
-
-# --- reshaping -------------------------------------------------------------------
-
-
-@shape_rule("TopK")
-def _topk(ctx: RuleContext):
-    shape = ctx.shape(0)
-    if shape is None:
-        return [T(ctx.elem(0), None), T(INT64, None)]
-    axis = norm_axis(ctx.attr("axis", -1), len(shape))
-    if ctx.opset >= 10:
-        k = ctx.dims(1)
-        kd = k[0] if k else ctx.fresh()
-    else:
-        kd = ctx.attr("k")
-    out = shape[:axis] + (kd,) + shape[axis + 1 :]
-    return [T(ctx.elem(0), out), T(INT64, out)]
-
-
-@shape_rule(("ArgMax", "ArgMin"))
-def _argmax(ctx: RuleContext):
-    shape = ctx.shape(0)
-    if shape is None:
-        return T(INT64, None)
-    axis = ctx.attr("axis", 0)
-    return T(INT64, reduce_shape(shape, [axis], bool(ctx.attr("keepdims", 1))))
-
-
-for _op, _since in (
-    ("ReduceSum", 13),
-    ("ReduceMean", 18),
-    ("ReduceMax", 18),
-    ("ReduceMin", 18),
-    ("ReduceProd", 18),
-    ("ReduceL1", 18),
-    ("ReduceL2", 18),
-    ("ReduceLogSum", 18),
-    ("ReduceLogSumExp", 18),
-    ("ReduceSumSquare", 18),
-):
-    shape_rule(_op)(reduce_rule(_since))
-
 
 # --- Einsum ------------------------------------------------------------------------
 

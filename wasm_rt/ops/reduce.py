@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..registry import register
+from ..registry import register, shape_rule
+from ..shape_inference import RuleContext
+from ..shape_rules import INT64, T, norm_axis, reduce_rule, reduce_shape
 from ._common import as_int_list, normalize_axes, normalize_axis
 
 
@@ -249,3 +251,34 @@ def cum_sum(x, axis, *, exclusive=0, reverse=0):
             [pad, np.take(out, np.arange(x.shape[axis] - 1), axis=axis)], axis
         )
     return np.flip(out, axis) if reverse else out
+
+
+# --- shape rules -----------------------------------------------------------
+
+
+for _op, (_, _axes_input_since) in REDUCERS.items():
+    shape_rule(_op)(reduce_rule(_axes_input_since))
+
+
+@shape_rule("TopK")
+def _topk_shape(ctx: RuleContext):
+    shape = ctx.shape(0)
+    if shape is None:
+        return [T(ctx.elem(0), None), T(INT64, None)]
+    axis = norm_axis(ctx.attr("axis", -1), len(shape))
+    if ctx.opset >= 10:
+        k = ctx.dims(1)
+        kd = k[0] if k else ctx.fresh()
+    else:
+        kd = ctx.attr("k")
+    out = shape[:axis] + (kd,) + shape[axis + 1 :]
+    return [T(ctx.elem(0), out), T(INT64, out)]
+
+
+@shape_rule(("ArgMax", "ArgMin"))
+def _argmax_shape(ctx: RuleContext):
+    shape = ctx.shape(0)
+    if shape is None:
+        return T(INT64, None)
+    axis = ctx.attr("axis", 0)
+    return T(INT64, reduce_shape(shape, [axis], bool(ctx.attr("keepdims", 1))))
