@@ -346,3 +346,19 @@ def test_generated_cases_fail_cleanly(tmp_path):
     assert counts["ok"] > 0 and counts["wasm_rt_error"] > 0, counts  # both paths exercised
     bad = [f"{status}: {name}: {detail.strip()[-300:]}" for status, name, detail in result["bad"]]
     assert not bad, "\n".join(bad) + f"\nreproducers in {tmp_path}"
+
+
+@pytest.mark.parametrize("kind", ["hang", "crash", "defect", "alloc"])
+def test_fuzz_harness_classifies_failures(kind):
+    """The worker protocol reports each kind of failure, and survives it."""
+    fuzz = _fuzz_module()
+    worker = fuzz.Worker()
+    try:
+        timeout = 2 if kind == "hang" else 10
+        status, _, _ = worker.run(f"selftest:{kind}".encode(), {}, 2**20, timeout=timeout)
+        assert status == kind
+        ok_model = TARGETS["small"][0]()
+        status, detail, _ = worker.run(ok_model, TARGETS["small"][1], 2**26, timeout=30)
+        assert status == "ok", detail  # restarted after a hang or a crash
+    finally:
+        worker.stop()
