@@ -255,32 +255,11 @@ def matmul_shape(a, b):
     return out
 
 
-# --- elementwise -----------------------------------------------------------------
+# --- unary ops of other modules ------------------------------------------------
 
+# The unary ops of other modules (elementwise.py registers its own tables' rules).
 _UNARY_SAME = [
-    "Abs",
-    "Neg",
-    "Exp",
-    "Log",
-    "Sqrt",
-    "Reciprocal",
-    "Floor",
-    "Ceil",
-    "Round",
-    "Sign",
-    "Sin",
-    "Cos",
-    "Tan",
-    "Asin",
-    "Acos",
-    "Atan",
-    "Sinh",
-    "Cosh",
     "Tanh",
-    "Asinh",
-    "Acosh",
-    "Atanh",
-    "Erf",
     "Relu",
     "Sigmoid",
     "Softplus",
@@ -295,11 +274,9 @@ _UNARY_SAME = [
     "Mish",
     "Gelu",
     "Shrink",
-    "BitwiseNot",
     "Softmax",
     "LogSoftmax",
     "Hardmax",
-    "Clip",
     "Trilu",
     "LpNormalization",
     "MeanVarianceNormalization",
@@ -320,8 +297,8 @@ _UNARY_SAME = [
 ]
 
 
-@shape_rule(tuple(_UNARY_SAME))
-def _unary(ctx: RuleContext):
+def unary(ctx: RuleContext):
+    """Shaped and typed like input 0; Identity/Neg/Abs carry small values along."""
     vt = ctx.input(0)
     op = ctx.node.op_type
     if op == "Det" and vt is not None and vt.shape is not None:
@@ -340,31 +317,9 @@ def _unary(ctx: RuleContext):
     return vt
 
 
-for _op in ("IsNaN", "IsInf", "Not"):
-    shape_rule(_op)(same_shape_elem("bool"))
+shape_rule(tuple(_UNARY_SAME))(unary)
 
-shape_rule(
-    (
-        "Add",
-        "Sub",
-        "Mul",
-        "Div",
-        "Mod",
-        "BitShift",
-        "BitwiseAnd",
-        "BitwiseOr",
-        "BitwiseXor",
-        "Max",
-        "Min",
-        "Sum",
-        "Mean",
-        "PRelu",
-    )
-)(broadcast)
-shape_rule(
-    ("Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "And", "Or", "Xor")
-)(compare)
-shape_rule("Where")(broadcast_rule(elem_from=1))
+shape_rule("PRelu")(broadcast)
 shape_rule("Dropout")(lambda ctx: [ctx.input(0), T("bool", ctx.shape(0))])
 shape_rule("Bernoulli")(
     lambda ctx: T(
@@ -372,11 +327,6 @@ shape_rule("Bernoulli")(
         ctx.shape(0),
     )
 )
-
-
-@shape_rule("Pow")
-def _pow(ctx: RuleContext):
-    return T(ctx.elem(0), broadcast_shapes(ctx.shape(0), ctx.shape(1)))
 
 
 # --- casts and constants ---------------------------------------------------------

@@ -12,7 +12,15 @@ import functools
 
 import numpy as np
 
-from ..registry import register
+from ..registry import register, shape_rule
+from ..shape_rules import (
+    broadcast,
+    broadcast_rule,
+    compare,
+    same_shape,
+    same_shape_elem,
+    unary,
+)
 from ._special import erf
 
 
@@ -294,3 +302,22 @@ def _clip_bound(x, bound, name):
 @register("Clip", since=11)
 def clip(x, min=None, max=None):
     return _clip(x, _clip_bound(x, min, "min"), _clip_bound(x, max, "max"))
+
+
+# --- shape rules -----------------------------------------------------------
+
+_COMPARISONS = {"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor"}
+
+for _op in UNARY:
+    shape_rule(_op)(same_shape_elem("bool") if _op in ("IsNaN", "Not") else unary)
+for _op, (_legacy_since, _since, _fn, _same) in BINARY.items():
+    _cmp = _op in _COMPARISONS
+    # Before opset 7 B broadcasts into A's shape (the broadcast/axis attributes).
+    shape_rule(_op, since=_legacy_since)(same_shape_elem("bool") if _cmp else same_shape)
+    shape_rule(_op, since=_since)(compare if _cmp else broadcast)
+for _op in BROADCASTING:
+    shape_rule(_op)(compare if _op in _COMPARISONS else broadcast)
+shape_rule(tuple(VARIADIC) + ("Mean", "Mod", "BitShift"))(broadcast)
+shape_rule("Where")(broadcast_rule(elem_from=1))
+shape_rule("IsInf")(same_shape_elem("bool"))
+shape_rule("Clip")(unary)
