@@ -258,43 +258,7 @@ def matmul_shape(a, b):
 # --- unary ops of other modules ------------------------------------------------
 
 # The unary ops of other modules (elementwise.py registers its own tables' rules).
-_UNARY_SAME = [
-    "Tanh",
-    "Relu",
-    "Sigmoid",
-    "Softplus",
-    "Softsign",
-    "Elu",
-    "Selu",
-    "Celu",
-    "LeakyRelu",
-    "ThresholdedRelu",
-    "HardSigmoid",
-    "HardSwish",
-    "Mish",
-    "Gelu",
-    "Shrink",
-    "Softmax",
-    "LogSoftmax",
-    "Hardmax",
-    "Trilu",
-    "LpNormalization",
-    "MeanVarianceNormalization",
-    "LRN",
-    "InstanceNormalization",
-    "CumSum",
-    "CumProd",
-    "ReverseSequence",
-    "Scatter",
-    "ScatterElements",
-    "ScatterND",
-    "TensorScatter",
-    "RandomNormalLike",
-    "RandomUniformLike",
-    "EyeLike",
-    "Det",
-    "Identity",
-]
+_UNARY_SAME = ["Det"]  # its module (linalg.py) is edited elsewhere
 
 
 def unary(ctx: RuleContext):
@@ -330,20 +294,6 @@ shape_rule("Bernoulli")(
 
 
 # --- casts and constants ---------------------------------------------------------
-
-
-@shape_rule("Cast")
-def _cast(ctx: RuleContext):
-    elem = type_of_code(ctx.attr("to"))
-    v = ctx.value(0)
-    if v is not None and elem.startswith(("int", "uint")):
-        ctx.set_value(0, v)
-    return T(elem, ctx.shape(0))
-
-
-@shape_rule("CastLike")
-def _cast_like(ctx: RuleContext):
-    return T(ctx.elem(1), ctx.shape(0))
 
 
 def _array_type(arr) -> tuple[str, tuple]:

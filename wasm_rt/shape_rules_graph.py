@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .registry import shape_rule
 from .shape_inference import RuleContext, ValueType
-from .shape_rules import INT64, T, norm_axis, type_of_code
+from .shape_rules import INT64, T, norm_axis
 
 # --- control flow ---------------------------------------------------------------
 
@@ -130,18 +130,6 @@ def _scan_8(ctx: RuleContext):
 
 
 # --- generators ---------------------------------------------------------------------
-
-
-@shape_rule(("RandomNormal", "RandomUniform"))
-def _random(ctx: RuleContext):
-    return T(type_of_code(ctx.attr("dtype", 1)), ctx.attr("shape"))
-
-
-@shape_rule("Multinomial")
-def _multinomial(ctx: RuleContext):
-    x = ctx.shape(0)
-    n = ctx.attr("sample_size", 1)
-    return T(type_of_code(ctx.attr("dtype", 6)), (x[0], n) if x is not None else None)
 
 
 # --- detection, loss, training ------------------------------------------------------

@@ -11,7 +11,8 @@ import math
 
 import numpy as np
 
-from ..registry import register
+from ..registry import register, shape_rule
+from ..shape_rules import unary
 from ._common import normalize_axis
 from ._special import erf
 
@@ -245,3 +246,30 @@ def hardmax_1(x, *, axis=1):
 @_quiet
 def hardmax(x, *, axis=-1):
     return _per_axis(_hardmax, x, axis)
+
+
+# --- shape rules -----------------------------------------------------------
+
+
+shape_rule(
+    (
+        "Tanh",
+        "Relu",
+        "Sigmoid",
+        "Softplus",
+        "Softsign",
+        "Elu",
+        "Selu",
+        "Celu",
+        "LeakyRelu",
+        "ThresholdedRelu",
+        "HardSigmoid",
+        "HardSwish",
+        "Mish",
+        "Gelu",
+        "Shrink",
+        "Softmax",
+        "LogSoftmax",
+        "Hardmax",
+    )
+)(unary)

@@ -16,7 +16,9 @@ import numpy as np
 
 from .. import dtypes, lowprec
 from ..errors import NotImplemented as NotImplementedErr
-from ..registry import register
+from ..registry import register, shape_rule
+from ..shape_inference import RuleContext
+from ..shape_rules import T, type_of_code, unary
 
 # Cast-1 named the target type with a string ("FLOAT") instead of an enum.
 _LEGACY_TYPE_NAMES = {name.upper(): num for num, name in dtypes.ONNX_TYPE_NAMES.items()}
@@ -127,3 +129,23 @@ def identity(x):
     # Values are never mutated in place, so sharing the input is safe; this
     # also passes sequences and optionals through untouched (Identity-14+).
     return x
+
+
+# --- shape rules -----------------------------------------------------------
+
+
+shape_rule(("Identity",))(unary)
+
+
+@shape_rule("Cast")
+def _cast_shape(ctx: RuleContext):
+    elem = type_of_code(ctx.attr("to"))
+    v = ctx.value(0)
+    if v is not None and elem.startswith(("int", "uint")):
+        ctx.set_value(0, v)
+    return T(elem, ctx.shape(0))
+
+
+@shape_rule("CastLike")
+def _cast_like_shape(ctx: RuleContext):
+    return T(ctx.elem(1), ctx.shape(0))

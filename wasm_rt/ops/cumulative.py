@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..registry import register
+from ..registry import register, shape_rule
+from ..shape_rules import unary
 from ._common import as_int_list, normalize_axis
 
 
@@ -19,3 +20,9 @@ def cumprod(x, axis, *, exclusive=0, reverse=0):
         head = np.ones_like(np.take(y, [0], axis=ax))
         y = np.concatenate([head, np.take(y, np.arange(x.shape[ax] - 1), axis=ax)], axis=ax)
     return np.flip(y, ax) if reverse else y
+
+
+# --- shape rules -----------------------------------------------------------
+
+
+shape_rule(("CumProd",))(unary)

@@ -11,7 +11,7 @@ import numpy as np
 from ..limits import check_alloc
 from ..registry import register, shape_rule
 from ..shape_inference import RuleContext, RuleError
-from ..shape_rules import INT64, T, norm_axis, numel
+from ..shape_rules import INT64, T, norm_axis, numel, unary
 from ._common import check_index_range, normalize_axis
 
 # --- Gather family -----------------------------------------------------------
@@ -311,3 +311,4 @@ def _unique_shape(ctx: RuleContext):
             shape[norm_axis(axis, len(shape))] if shape is not None else ctx.fresh()
         )
     return [y, T(INT64, (n,)), T(INT64, (inverse,)), T(INT64, (n,))]
+shape_rule(("Trilu", "Scatter", "ScatterElements", "ScatterND"))(unary)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..registry import register
+from ..registry import register, shape_rule
+from ..shape_rules import unary
 from ._common import normalize_axis
 
 
@@ -58,3 +59,9 @@ def tensor_scatter(past_cache, update, write_indices=None, *, axis=-2, mode="lin
     upd = np.moveaxis(update, axis, 1)
     view[np.arange(batch)[:, None], pos] = upd
     return present
+
+
+# --- shape rules -----------------------------------------------------------
+
+
+shape_rule(("TensorScatter",))(unary)

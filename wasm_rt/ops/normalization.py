@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..registry import register
+from ..registry import register, shape_rule
+from ..shape_rules import unary
 from ._common import normalize_axes, normalize_axis
 
 
@@ -298,3 +299,9 @@ def dropout_12(ctx, x, ratio=None, training_mode=None, *, seed=None):
     ratio = 0.5 if ratio is None else np.asarray(ratio).item()
     training = training_mode is not None and bool(np.asarray(training_mode).item())
     return _dropout(ctx, x, ratio, training, seed, np.bool_)
+
+
+# --- shape rules -----------------------------------------------------------
+
+
+shape_rule(("LpNormalization", "MeanVarianceNormalization", "LRN", "InstanceNormalization"))(unary)

@@ -11,7 +11,9 @@ import numpy as np
 
 from ..dtypes import FLOAT, INT32, to_numpy
 from ..limits import check_alloc
-from ..registry import register
+from ..registry import register, shape_rule
+from ..shape_inference import RuleContext
+from ..shape_rules import T, type_of_code, unary
 
 
 def _rng(seed) -> np.random.Generator:
@@ -101,3 +103,21 @@ def bernoulli(x, *, dtype=None, seed=None):
     if p.size and (p.min() < 0 or p.max() > 1):
         raise ValueError("Bernoulli: probabilities must lie in [0, 1]")
     return (_rng(seed).random(x.shape) < p).astype(out_dtype)
+
+
+# --- shape rules -----------------------------------------------------------
+
+
+shape_rule(("RandomNormalLike", "RandomUniformLike"))(unary)
+
+
+@shape_rule(("RandomNormal", "RandomUniform"))
+def _random_shape(ctx: RuleContext):
+    return T(type_of_code(ctx.attr("dtype", 1)), ctx.attr("shape"))
+
+
+@shape_rule("Multinomial")
+def _multinomial_shape(ctx: RuleContext):
+    x = ctx.shape(0)
+    n = ctx.attr("sample_size", 1)
+    return T(type_of_code(ctx.attr("dtype", 6)), (x[0], n) if x is not None else None)

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..registry import register, shape_rule
 from ..shape_inference import RuleContext
-from ..shape_rules import INT64, T, norm_axis, reduce_rule, reduce_shape
+from ..shape_rules import INT64, T, norm_axis, reduce_rule, reduce_shape, unary
 from ._common import as_int_list, normalize_axes, normalize_axis
 
 
@@ -282,3 +282,4 @@ def _argmax_shape(ctx: RuleContext):
         return T(INT64, None)
     axis = ctx.attr("axis", 0)
     return T(INT64, reduce_shape(shape, [axis], bool(ctx.attr("keepdims", 1))))
+shape_rule(("CumSum",))(unary)

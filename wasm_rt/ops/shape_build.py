@@ -11,7 +11,7 @@ from ..dtypes import to_numpy
 from ..limits import check_alloc
 from ..registry import register, shape_rule
 from ..shape_inference import RuleContext, RuleError, as_dim
-from ..shape_rules import INT64, T, _array_type, norm_axis, numel
+from ..shape_rules import INT64, T, _array_type, norm_axis, numel, unary
 from ._common import as_int_list, normalize_axes, normalize_axis
 
 # --- Pad ---------------------------------------------------------------------
@@ -368,3 +368,4 @@ def _center_crop_pad_shape(ctx: RuleContext):
     for s, a in zip(size, axes):
         out[norm_axis(a, len(x))] = s
     return T(ctx.elem(0), out)
+shape_rule(("ReverseSequence", "EyeLike"))(unary)
