@@ -484,6 +484,9 @@ BINARY_VOTES = {
     "class1_split": ("split", [(0, 1, 1), (0, 2, 1)]),
     "one_class_per_leaf": ("split", [(0, 1, 0), (0, 2, 1)]),
     "both_split": ("split", [(0, 1, 0), (0, 1, 1), (0, 2, 0), (0, 2, 1)]),
+    # Rows reaching node 1 get no vote: onnxruntime writes them as score 0, with
+    # no base value added.
+    "one_leaf_unvoted": ("split", [(0, 2, 0)]),
 }
 
 
@@ -520,6 +523,17 @@ def test_tree_classifier_probit_one_score_column1_unwritten():
     _, theirs = check_binary_tree(BINARY_X, ["split"], [(0, 1, 0, 0.2), (0, 2, 0, 0.3)],
                                   None, "PROBIT")  # fmt: skip
     assert (theirs[:, 1] == _UNWRITTEN).all()
+
+
+def test_tree_classifier_probit_sums_in_vote_order():
+    # s = -0.598 + 0.012 + 1.115 + 0.018 summed one vote at a time in float32 is
+    # 0.54700005, pairing the leaf's two votes first gives 0.547; PROBIT's float32
+    # approximation turns that ulp into a 3e-5 relative difference.
+    x = np.array([[0.1, 0.0], [0.9, 0.0]], np.float32)
+    votes = [(0, 0, 1, -0.598), (1, 0, 1, 0.012), (1, 0, 1, 1.115), (2, 1, 1, 0.018),
+             (2, 2, 1, 0.288), (2, 2, 1, 0.532)]  # fmt: skip
+    ours, theirs = check_binary_tree(x, ["leaf", "leaf", "split"], votes, None, "PROBIT")
+    np.testing.assert_array_equal(ours[0], theirs[0])
 
 
 def test_softmax_zero_all_zero_row_is_nan():

@@ -104,11 +104,23 @@ def _aggregate(
     has_table = np.zeros((n_nodes, n_targets), dtype=bool)
     has_table[leaf_node, target] = True
     if how in ("SUM", "AVERAGE"):
-        table = np.zeros((n_nodes, n_targets), dtype=dtype)
-        np.add.at(table, (leaf_node, target), weight)
+        # onnxruntime adds the weights one by one, tree after tree and in vote order
+        # within a leaf: slot k holds the k-th vote of a (leaf, target), so the float
+        # sums round the same way (PROBIT near 0.5 magnifies any difference).
+        pair = np.asarray(leaf_node, np.int64) * n_targets + np.asarray(target, np.int64)
+        order = np.argsort(pair, kind="stable")
+        first = np.r_[True, pair[order][1:] != pair[order][:-1]]
+        start = np.maximum.accumulate(np.where(first, np.arange(len(pair)), 0))
+        slot = np.empty(len(pair), np.int64)
+        slot[order] = np.arange(len(pair)) - start
+        n_slots = int(slot.max()) + 1 if len(pair) else 1
+        check_alloc((n_slots, n_nodes, n_targets), dtype, "tree ensemble leaf table")
+        table = np.zeros((n_slots, n_nodes, n_targets), dtype=dtype)
+        table[slot, leaf_node, target] = weight
         score = np.zeros((leaves.shape[0], n_targets), dtype=dtype)
         for t in range(leaves.shape[1]):
-            score += table[leaves[:, t]]
+            for k in range(n_slots):
+                score += table[k, leaves[:, t]]
     else:
         pick = np.minimum if how == "MIN" else np.maximum
         table = np.full(

@@ -22,16 +22,17 @@ from ..registry import ML_DOMAIN, register
 
 
 def _erf_inv(x: np.ndarray) -> np.ndarray:
-    """Winitzki's approximation of erf^-1, the one onnxruntime uses for PROBIT."""
-    sgn = np.where(x < 0, -1.0, 1.0)
-    t = (1.0 - x) * (1.0 + x)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log = np.log(t)
-        v = 2.0 / (np.pi * 0.147) + 0.5 * log
-        v2 = log / 0.147
-        r = sgn * np.sqrt(-v + np.sqrt(v * v - v2))
-    # erf^-1(+-1) = +-inf, as onnxruntime's float ErfInv gives (log(0) = -inf).
-    return np.where(t == 0, sgn * np.inf, r)
+    """Winitzki's approximation of erf^-1 in float32, step by step as onnxruntime's
+    ``ErfInv<float>`` (its cancellation in ``-v + sqrt(v * v - v2)`` costs digits
+    near 0, which float64 would not reproduce). erf^-1(+-1) = +-inf: log(0) = -inf."""
+    f = np.float32
+    x = np.asarray(x, f)
+    sgn = np.where(x < 0, f(-1), f(1))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        log = np.log((f(1) - x) * (f(1) + x))
+        v = f(2) / (f(np.pi) * f(0.147)) + f(0.5) * log
+        v2 = (f(1) / f(0.147)) * log
+        return sgn * np.sqrt(-v + np.sqrt(v * v - v2))
 
 
 def _softmax_zero(s: np.ndarray) -> np.ndarray:
@@ -62,7 +63,7 @@ def post_transform_scores(scores: np.ndarray, post_transform: str) -> np.ndarray
         if post_transform == "SOFTMAX_ZERO":
             return _softmax_zero(s).astype(np.float32)
         if post_transform == "PROBIT":
-            return (1.41421356 * _erf_inv(s * 2.0 - 1.0)).astype(np.float32)
+            return np.float32(np.sqrt(2)) * _erf_inv(s * np.float32(2) - np.float32(1))
     raise ValueError(
         f"unknown post_transform {post_transform!r}: expected NONE, LOGISTIC, SOFTMAX, "
         "SOFTMAX_ZERO or PROBIT"

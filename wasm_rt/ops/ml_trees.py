@@ -273,7 +273,7 @@ def _binary_classifier(score, has, base, labels, ids, weights, post_transform):
 
     written = np.stack([np.where(h0, s0, 0), np.where(h1, s1, 0)], axis=1)
     two = post_transform_scores(written, post_transform)
-    one = s0.astype(np.float32)
+    one = written[:, 0].astype(np.float32)  # a row no leaf voted for is 0, base or not
     zero = np.zeros_like(one)
     if post_transform == "PROBIT":
         first, second = post_transform_scores(one[:, None], "PROBIT")[:, 0], zero
