@@ -43,6 +43,18 @@ def _add_build_site_arguments(p: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="URL path the site is served under, for the simple/ index's links (default: /)",
     )
+    p.add_argument(
+        "--pyscript",
+        action="store_true",
+        help="add PyScript (from npm, hash-pinned) and pyscript.html, a model run "
+        "from <script type=\"py\"> on the main thread and in a worker",
+    )
+    p.add_argument(
+        "--jupyterlite",
+        action="store_true",
+        help="add a JupyterLite site under lab/ with an example notebook (builds it "
+        "with jupyterlite in a separate venv under the cache, created on demand)",
+    )
 
 
 def _cmd_build_site(args) -> int:
@@ -52,7 +64,13 @@ def _cmd_build_site(args) -> int:
 
     try:
         out = build_site(
-            args.out, args.model, args.pyodide, args.wheel, base_path=args.base_path
+            args.out,
+            args.model,
+            args.pyodide,
+            args.wheel,
+            base_path=args.base_path,
+            pyscript=args.pyscript,
+            jupyterlite=args.jupyterlite,
         )
     except (SiteError, BundleError, WheelError, ValueError) as exc:
         print(f"wasm-rt build-site: {exc}", file=sys.stderr)

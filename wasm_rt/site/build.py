@@ -75,12 +75,15 @@ def build_site(
     pyodide_dir: str | Path | None = None,
     wheel: str | Path | None = None,
     base_path: str = "/",
+    pyscript: bool = False,
+    jupyterlite: bool = False,
 ) -> Path:
     """Write the static site into ``out`` (replacing what a previous build wrote).
 
     ``base_path`` is the URL path the site is served under; the ``simple/``
     index links its wheels from there (micropip resolves an index's relative
-    links against the host, not the page).
+    links against the host, not the page). ``pyscript`` and ``jupyterlite``
+    add those clients (:mod:`.pyscript`, :mod:`.jupyterlite`).
     """
     out = Path(out)
     web = front_end_dir()
@@ -147,4 +150,12 @@ def build_site(
         "simpleIndex": "simple/",
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    if pyscript:
+        from .pyscript import add_pyscript
+
+        add_pyscript(out)
+    if jupyterlite:
+        from .jupyterlite import add_jupyterlite
+
+        add_jupyterlite(out)
     return out
