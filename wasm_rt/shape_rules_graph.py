@@ -135,27 +135,6 @@ def _scan_8(ctx: RuleContext):
 # --- detection, loss, training ------------------------------------------------------
 
 
-@shape_rule("NegativeLogLikelihoodLoss")
-def _nll(ctx: RuleContext):
-    t = ctx.shape(1)
-    red = ctx.attr("reduction", "mean")
-    return T(ctx.elem(0), t if red == "none" else ())
-
-
-@shape_rule("SoftmaxCrossEntropyLoss")
-def _sce(ctx: RuleContext):
-    t = ctx.shape(1)
-    red = ctx.attr("reduction", "mean")
-    return [T(ctx.elem(0), t if red == "none" else ()), ctx.input(0)]
-
-
-@shape_rule(("Momentum", "Adagrad", "Adam"), domain="ai.onnx.preview.training")
-def _optimizer(ctx: RuleContext):
-    # Inputs: R, T, then the tensors; outputs follow the tensor inputs in order.
-    n = ctx.num_outputs
-    return [ctx.input(2 + k) for k in range(n)]
-
-
 # --- strings ----------------------------------------------------------------------
 
 
@@ -185,16 +164,6 @@ def _string_normalizer(ctx: RuleContext):
     if x is None:
         return T("string", None)
     return T("string", tuple(x[:-1]) + (ctx.fresh(),) if x else ())
-
-
-@shape_rule("TfIdfVectorizer")
-def _tfidf(ctx: RuleContext):
-    x = ctx.shape(0)
-    idx = ctx.attr("ngram_indexes") or []
-    width = max(idx) + 1 if idx else 0
-    if x is None:
-        return T("float", None)
-    return T("float", (width,) if len(x) == 1 else (x[0], width))
 
 
 @shape_rule("ImageDecoder", since=20)

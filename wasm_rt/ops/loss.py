@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..registry import register
+from ..registry import register, shape_rule
+from ..shape_inference import RuleContext
+from ..shape_rules import T
 
 _REDUCTIONS = ("none", "sum", "mean")
 
@@ -67,3 +69,20 @@ def softmax_cross_entropy_loss(ctx, scores, labels, weights=None, *, ignore_inde
     if ctx.num_outputs > 1:
         return loss, log_prob.astype(scores.dtype, copy=False)
     return loss
+
+
+# --- shape rules -----------------------------------------------------------
+
+
+@shape_rule("NegativeLogLikelihoodLoss")
+def _nll_shape(ctx: RuleContext):
+    t = ctx.shape(1)
+    red = ctx.attr("reduction", "mean")
+    return T(ctx.elem(0), t if red == "none" else ())
+
+
+@shape_rule("SoftmaxCrossEntropyLoss")
+def _sce_shape(ctx: RuleContext):
+    t = ctx.shape(1)
+    red = ctx.attr("reduction", "mean")
+    return [T(ctx.elem(0), t if red == "none" else ()), ctx.input(0)]

@@ -11,7 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..limits import check_alloc
-from ..registry import register
+from ..registry import register, shape_rule
+from ..shape_inference import RuleContext
+from ..shape_rules import T
 
 _MODES = ("TF", "IDF", "TFIDF")
 
@@ -130,3 +132,16 @@ def tfidf_vectorizer(
         counts = counts * w[:out_size]
     y = counts.astype(np.float32)
     return y.reshape(out_size) if x.ndim == 1 else y
+
+
+# --- shape rules -----------------------------------------------------------
+
+
+@shape_rule("TfIdfVectorizer")
+def _tfidf_shape(ctx: RuleContext):
+    x = ctx.shape(0)
+    idx = ctx.attr("ngram_indexes") or []
+    width = max(idx) + 1 if idx else 0
+    if x is None:
+        return T("float", None)
+    return T("float", (width,) if len(x) == 1 else (x[0], width))

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..registry import register
+from ..registry import register, shape_rule
+from ..shape_inference import RuleContext
 
 TRAINING_DOMAIN = "ai.onnx.preview.training"
 
@@ -89,3 +90,13 @@ def adam(
         vs.append(v_new.astype(v.dtype, copy=False))
         hs.append(h_new.astype(h.dtype, copy=False))
     return tuple(xs + vs + hs)
+
+
+# --- shape rules -----------------------------------------------------------
+
+
+@shape_rule(("Momentum", "Adagrad", "Adam"), domain="ai.onnx.preview.training")
+def _optimizer_shape(ctx: RuleContext):
+    # Inputs: R, T, then the tensors; outputs follow the tensor inputs in order.
+    n = ctx.num_outputs
+    return [ctx.input(2 + k) for k in range(n)]
