@@ -418,6 +418,23 @@ def test_tree_regressor_single_leaf_trees(post, n_targets):
     )
 
 
+@pytest.mark.parametrize("aggregate", ["SUM", "AVERAGE", "MIN", "MAX"])
+@pytest.mark.parametrize("n_targets", [1, 2])
+def test_tree_regressor_unvoted_leaves_and_targets(aggregate, n_targets):
+    # Tree 0 is a lone leaf with no vote. With one target onnxruntime counts it
+    # as weight 0 (MIN/MAX see that 0); with several, a target no reached leaf
+    # voted for is written 0 even with base_values.
+    check_ml(
+        "TreeEnsembleRegressor", {"X": BINARY_X}, 1, 3,
+        nodes_treeids=[0, 1, 1, 1], nodes_nodeids=[0, 0, 1, 2], nodes_featureids=[0] * 4,
+        nodes_modes=["LEAF", "BRANCH_LT", "LEAF", "LEAF"], nodes_values=[0.0, 0.5, 0, 0],
+        nodes_truenodeids=[0, 1, 0, 0], nodes_falsenodeids=[0, 2, 0, 0],
+        target_treeids=[1, 1], target_nodeids=[1, 2], target_ids=[0, n_targets - 1],
+        target_weights=[0.5, -0.283], n_targets=n_targets, base_values=[0.3] * n_targets,
+        aggregate_function=aggregate,
+    )  # fmt: skip
+
+
 # Where a binary classifier's row keeps one score, onnxruntime's kernel writes
 # column 0 only under PROBIT (and for non-binary models with one base value): its
 # column 1 is uninitialised memory, which is why a plain run showed NaN "sometimes".

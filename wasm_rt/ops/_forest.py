@@ -95,14 +95,23 @@ class _Forest:
 
 
 def _aggregate(
-    forest: _Forest, leaves, leaf_node, target, weight, n_targets, how, dtype
-):
-    """Per-sample (score, has_score) over targets from the reached leaves."""
+    forest: _Forest, leaves, leaf_node, target, weight, n_targets, how, dtype,
+    empty_leaf_zero=False,
+):  # fmt: skip
+    """Per-sample (score, has_score) over targets from the reached leaves.
+
+    ``empty_leaf_zero``: a leaf without a vote counts as weight 0 (onnxruntime's
+    single-target path, where MIN/MAX then see that 0)."""
     n_nodes = len(forest.leaf)
     check_alloc((n_nodes, n_targets), dtype, "tree ensemble leaf table")
     check_alloc((leaves.shape[0], n_targets), dtype, "tree ensemble scores")
     has_table = np.zeros((n_nodes, n_targets), dtype=bool)
     has_table[leaf_node, target] = True
+    if empty_leaf_zero:
+        leaf_node = np.concatenate([leaf_node, np.flatnonzero(forest.leaf & ~has_table[:, 0])])
+        target = np.concatenate([target, np.zeros(len(leaf_node) - len(target), np.int64)])
+        weight = np.concatenate([weight, np.zeros(len(leaf_node) - len(weight), weight.dtype)])
+        has_table[leaf_node, target] = True
     if how in ("SUM", "AVERAGE"):
         # onnxruntime adds the weights one by one, tree after tree and in vote order
         # within a leaf: slot k holds the k-th vote of a (leaf, target), so the float

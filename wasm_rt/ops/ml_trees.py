@@ -139,7 +139,7 @@ def tree_ensemble_regressor(
     weights = _pick(target_weights, target_weights_as_tensor).astype(dt)
     leaf_node = index.find(target_treeids, target_nodeids)
     k = int(n_targets) if n_targets else int(np.max(target_ids, initial=-1)) + 1
-    score, _ = _aggregate(
+    score, has = _aggregate(
         forest,
         forest.leaves(xs),
         leaf_node,
@@ -148,12 +148,16 @@ def tree_ensemble_regressor(
         k,
         aggregate_function,
         dt,
+        empty_leaf_zero=k == 1,
     )
     if aggregate_function == "AVERAGE":
         score = score / len(forest.roots)
     base = _pick(base_values, base_values_as_tensor)
     if base.size == k:
         score = score + base.astype(dt)
+    if k > 1:
+        # onnxruntime 1.31 writes a target no reached leaf voted for as 0, base or not.
+        score = np.where(has, score, 0).astype(dt)
     return _regression_transform(score, post_transform)
 
 
