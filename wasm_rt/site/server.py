@@ -3,7 +3,9 @@
 Every response carries the cross-origin isolation headers (COOP/COEP), so the
 page may use ``SharedArrayBuffer``; ``.wasm`` files go out as ``application/wasm``
 so that streaming compilation works; nothing is cached, so a rebuilt site is
-picked up on reload.
+picked up on reload. ``Access-Control-Allow-Origin: *`` lets pages served from
+elsewhere (PyScript or JupyterLite on their CDN Pyodide) fetch the wheels, the
+``simple/`` index and the models: the site holds only public static files.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ ISOLATION_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Embedder-Policy": "require-corp",
     "Cross-Origin-Resource-Policy": "same-origin",
+    "Access-Control-Allow-Origin": "*",
     "Cache-Control": "no-store",
 }
 
