@@ -45,6 +45,7 @@ import numpy as np
 ALLOC_FACTOR = 4
 ALLOC_SLACK = 16 * 2**20
 DEFAULT_LIMIT = 16 * 2**20
+WRAPPED = (AttributeError, IndexError, KeyError, TypeError, UnboundLocalError, ZeroDivisionError)
 CLASSES = ("ok", "wasm_rt_error", "defect", "hang", "alloc", "crash")
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -89,6 +90,10 @@ def run_case(model: bytes, feeds: dict, memory_limit: int) -> tuple[str, str, in
             status, detail = "alloc", f"{type(e).__name__}: {_short(e)}"
         else:
             status, detail = "wasm_rt_error", f"{type(e).__name__}: {_short(e)}"
+            if isinstance(e, wasm_rt.Fail) and type(cause) in WRAPPED:
+                # Deliberate errors are WasmRtErrors; these are kernels tripping over
+                # their input, caught and named by the executor (reported, not defects).
+                detail = f"wrapped {type(cause).__name__}: {detail}"
     except BaseException as e:  # noqa: BLE001 - anything else is exactly what we look for
         if isinstance(e, MemoryError):
             status = "alloc"
@@ -801,6 +806,7 @@ def fuzz(
     counts = dict.fromkeys(CLASSES, 0)
     bad: list[tuple[str, str, str]] = []
     by_generator: dict[str, dict[str, int]] = {}
+    wrapped: dict[str, int] = {}
     worker = Worker()
     try:
         for n in range(cases):
@@ -814,6 +820,10 @@ def fuzz(
             counts[status] += 1
             family = name.split(":")[0]
             by_generator.setdefault(family, dict.fromkeys(CLASSES, 0))[status] += 1
+            if detail.startswith("wrapped "):
+                op = name.split(":", 1)[-1] if family == "op" else family
+                kind = detail.split(":")[0].split()[1]
+                wrapped[f"{kind} ({op})"] = wrapped.get(f"{kind} ({op})", 0) + 1
             if status not in ("ok", "wasm_rt_error"):
                 where = save_reproducer(out, status, n, name, model, feeds, detail) if out else ""
                 bad.append((status, name, detail))
@@ -822,7 +832,7 @@ def fuzz(
                     print(f"{status}: case {n} ({name}) {last[:200]} -> {where}", flush=True)
     finally:
         worker.stop()
-    return {"counts": counts, "bad": bad, "by_generator": by_generator}
+    return {"counts": counts, "bad": bad, "by_generator": by_generator, "wrapped": wrapped}
 
 
 def summary_line(cases: int, counts: dict, seconds: float) -> str:
@@ -854,6 +864,12 @@ def main(argv=None) -> int:
         return 0
     t0 = time.monotonic()
     result = fuzz(args.cases, args.seed, args.timeout, args.memory_limit, args.out)
+    if result["wrapped"]:
+        top = sorted(result["wrapped"].items(), key=lambda kv: -kv[1])
+        print(
+            f"  kernel exceptions wrapped as Fail ({sum(result['wrapped'].values())}): "
+            + ", ".join(f"{k} {v}" for k, v in top[:25])
+        )
     for family, c in sorted(result["by_generator"].items()):
         print(f"  {family}: " + ", ".join(f"{k} {v}" for k, v in c.items() if v))
     print(summary_line(args.cases, result["counts"], time.monotonic() - t0))
