@@ -116,3 +116,12 @@ def test_kernel_package_with_another_hash_is_refused(tmp_path, monkeypatch):
     with pytest.raises(BundleError, match="sha256 mismatch for Pyodide package"):
         jupyterlite.add_kernel_packages(site, tmp_path)
     assert json.loads((site / "pyodide-lock.json").read_text())["packages"] == {}
+    assert sorted(p.name for p in site.iterdir()) == ["pyodide-lock.json"]
+
+
+def test_a_lock_with_the_kernel_packages_needs_nothing_added(tmp_path):
+    packages = {n: {"depends": []} for n in jupyterlite.KERNEL_ROOTS}
+    (tmp_path / "pyodide-lock.json").write_text(
+        json.dumps({"info": {"version": "314.0.8"}, "packages": packages})
+    )
+    assert jupyterlite.add_kernel_packages(tmp_path, tmp_path / "cache") == []

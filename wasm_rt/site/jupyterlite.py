@@ -104,25 +104,32 @@ def add_kernel_packages(pyodide_out: Path, cache: Path) -> list[str]:
     """Copy the kernel's Pyodide packages into ``pyodide_out`` and its lock.
 
     Every file must have the sha256 of the official lock (``pyodide-lock.orig.json``
-    of the bundle); returns the names added.
+    of the bundle); returns the names added (none when the lock has them all).
     """
-    orig_path = default_bundle_dir() / "pyodide-lock.orig.json"
     lock_path = pyodide_out / "pyodide-lock.json"
     lock = json.loads(lock_path.read_text())
+    try:  # a full Pyodide distribution given with --pyodide may hold them all already
+        if all(name in lock["packages"] for name in kernel_packages(lock)):
+            return []
+    except KeyError:
+        pass
+    orig_path = default_bundle_dir() / "pyodide-lock.orig.json"
     if not orig_path.is_file():
         raise BundleError(f"{orig_path} is missing: the kernel's packages need the bundle's lock")
     orig = json.loads(orig_path.read_text())
-    if orig["info"]["version"] != lock["info"].get("version", orig["info"]["version"]):
+    if orig["info"]["version"] != lock["info"].get("version"):
         raise BundleError(
-            f"--jupyterlite needs the bundled Pyodide {orig['info']['version']} "
-            f"(the site has {lock['info'].get('version')})"
+            f"--jupyterlite needs Pyodide {orig['info']['version']}, the bundled one, or a "
+            f"distribution that has the kernel's packages (the site has "
+            f"{lock['info'].get('version')}, without {', '.join(KERNEL_ROOTS)} and their "
+            "dependencies)"
         )
     wanted = [n for n in kernel_packages(orig) if n not in lock["packages"]]
+    checked = {}  # every hash is checked before anything is written
     if wanted:
         with zipfile.ZipFile(_assets_wheel(cache)) as zf:
             for name in wanted:
                 entry = orig["packages"][name]
-                target = pyodide_out / entry["file_name"]
                 try:
                     data = zf.read(ASSETS_PREFIX + entry["file_name"])
                 except KeyError:
@@ -133,8 +140,11 @@ def add_kernel_packages(pyodide_out: Path, cache: Path) -> list[str]:
                         f"sha256 mismatch for Pyodide package {name} ({entry['file_name']}):\n"
                         f"  expected {entry['sha256']}\n  got      {got}"
                     )
-                target.write_bytes(data)
-                lock["packages"][name] = entry
+                checked[name] = data
+    for name, data in checked.items():
+        entry = orig["packages"][name]
+        (pyodide_out / entry["file_name"]).write_bytes(data)
+        lock["packages"][name] = entry
     lock_path.write_text(json.dumps(lock, indent=1))
     return wanted
 
