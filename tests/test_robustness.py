@@ -94,7 +94,8 @@ def test_non_utf8_op_type_is_reported():
                helper.make_node("QQ8QQ", ["y"], ["z"], name="n2")],
               [V("x", TP.FLOAT, None)], [V("z", TP.FLOAT, None)])
     model = model.replace(b"QQ7QQ", b"QQ\xffQQ").replace(b"QQ8QQ", b"QQ\xfeQQ")
-    with pytest.raises(InvalidGraph, match=r"node #1 'n2': op_type b'QQ\\xfeQQ' is not valid UTF-8"):
+    msg = r"node #1 'n2': op_type b'QQ\\xfeQQ' is not valid UTF-8"
+    with pytest.raises(InvalidGraph, match=msg):
         session(model)
 
 
@@ -291,7 +292,8 @@ def _nested_ifs(levels: int) -> bytes:
         a.type = onnx.AttributeProto.GRAPH
         a = a.SerializeToString() + _field(6, g)
         n = helper.make_node("If", ["c"], ["o"]).SerializeToString() + _field(5, a)
-        g = helper.make_graph([], "b", [], [V("o", TP.BOOL, None)]).SerializeToString() + _field(1, n)
+        g = helper.make_graph([], "b", [], [V("o", TP.BOOL, None)]).SerializeToString()
+        g += _field(1, n)
     m = helper.make_model(helper.make_graph([], "g", [], []),
                           opset_imports=[helper.make_opsetid("", 17)])
     m.ir_version = 8
@@ -315,8 +317,8 @@ def _doubling_functions(levels: int) -> bytes:
     for k in range(1, levels + 1):
         body = [helper.make_node(f"F{k - 1}", ["a"], ["t"], domain="loc", name="first"),
                 helper.make_node(f"F{k - 1}", ["t"], ["b"], domain="loc", name="second")]
-        fns.append(helper.make_function("loc", f"F{k}", ["a"], ["b"], body,
-                                        [helper.make_opsetid("", 17), helper.make_opsetid("loc", 1)]))
+        imports = [helper.make_opsetid("", 17), helper.make_opsetid("loc", 1)]
+        fns.append(helper.make_function("loc", f"F{k}", ["a"], ["b"], body, imports))
     return M([helper.make_node(f"F{levels}", ["x"], ["y"], domain="loc", name="top")],
              [V("x", TP.FLOAT, [1])], [V("y", TP.FLOAT, [1])], functions=fns, opsets=["loc"])
 

@@ -103,7 +103,8 @@ class ExternalData:
             if not stat.S_ISREG(os.stat(path).st_mode):
                 raise InvalidGraph(f"initializer '{tensor_name}': external data location "
                                    f"'{location}' is not a regular file")
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+            flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+            fd = os.open(path, flags)
         except FileNotFoundError:
             raise no_file("not found") from None
         except OSError as e:
