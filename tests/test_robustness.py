@@ -452,3 +452,13 @@ def test_ordinary_outputs_are_not_copied():
     idx = sess._state_memory  # one binary search over the session's arrays
     y = sess.run(None, {"x": np.ones(3, np.float32)})[0]
     assert not idx.overlaps(y) and y.flags.writeable
+
+
+def test_inlined_node_cap_from_session_config():
+    options = wasm_rt.SessionOptions()
+    options.add_session_config_entry("session.max_inlined_nodes", "10")
+    with pytest.raises(InvalidGraph, match="more than 10 nodes"):
+        wasm_rt.InferenceSession(_doubling_functions(5), options)
+    options.add_session_config_entry("session.max_inlined_nodes", "lots")
+    with pytest.raises(InvalidArgument, match="session.max_inlined_nodes"):
+        wasm_rt.InferenceSession(_doubling_functions(5), options)

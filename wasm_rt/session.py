@@ -299,7 +299,7 @@ class InferenceSession:
             self._metadata = loaded.metadata
             self._opsets = loaded.opsets
             session_config.replace_external_initializers(self._options, loaded.proto)
-            graph = build_model_graph(loaded.proto, loaded.ext, self._options.max_inlined_nodes)
+            graph = build_model_graph(loaded.proto, loaded.ext, _max_inlined_nodes(self._options))
             session_config.apply_initializers(self._options, graph)
             session_config.apply_free_dimensions(self._options, loaded.proto, graph)
             ir_version = loaded.proto.ir_version
@@ -633,6 +633,19 @@ class InferenceSession:
     def release(self) -> None:
         for p in self._providers:
             p.release()
+
+
+def _max_inlined_nodes(options: SessionOptions) -> int:
+    """SessionOptions.max_inlined_nodes, or the session config key
+    "session.max_inlined_nodes" when it is set (it wins, as config entries do)."""
+    text = getattr(options, "_config", {}).get("session.max_inlined_nodes")
+    if text is None:
+        return int(options.max_inlined_nodes)
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+        raise InvalidArgument(
+            f"session config 'session.max_inlined_nodes' must be a non-negative integer, got {text!r}"
+        )
+    return int(text)
 
 
 def _state_arrays(graph: Graph) -> list[np.ndarray]:
