@@ -138,34 +138,6 @@ def _scan_8(ctx: RuleContext):
 # --- strings ----------------------------------------------------------------------
 
 
-@shape_rule("StringConcat")
-def _string_concat(ctx: RuleContext):
-    from .shape_rules import broadcast_shapes
-
-    return T("string", broadcast_shapes(ctx.shape(0), ctx.shape(1)))
-
-
-@shape_rule("RegexFullMatch")
-def _regex(ctx: RuleContext):
-    return T("bool", ctx.shape(0))
-
-
-@shape_rule("StringSplit")
-def _string_split(ctx: RuleContext):
-    x = ctx.shape(0)
-    if x is None:
-        return [T("string", None), T(INT64, None)]
-    return [T("string", tuple(x) + (ctx.fresh(),)), T(INT64, x)]
-
-
-@shape_rule("StringNormalizer")
-def _string_normalizer(ctx: RuleContext):
-    x = ctx.shape(0)
-    if x is None:
-        return T("string", None)
-    return T("string", tuple(x[:-1]) + (ctx.fresh(),) if x else ())
-
-
 @shape_rule("ImageDecoder", since=20)
 def _image_decoder(ctx: RuleContext):
     channels = 1 if ctx.attr("pixel_format", "RGB") == "Grayscale" else 3

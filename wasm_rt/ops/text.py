@@ -9,7 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import errors
-from ..registry import register
+from ..limits import check_alloc
+from ..registry import register, shape_rule
+from ..shape_inference import RuleContext
+from ..shape_rules import INT64, T, broadcast_shapes
 from ._re2 import RegexError, RegexUnsupported, compile_regex
 
 
@@ -103,6 +106,8 @@ def string_split(x, *, delimiter=None, maxsplit=None):
     parts = np.asarray(parts, dtype=object).reshape(x.shape)
     counts = np.frompyfunc(len, 1, 1)(parts).astype(np.int64).reshape(x.shape)
     width = int(counts.max(initial=0))
+    # One long string pads every row to its piece count: check before allocating.
+    check_alloc(x.shape + (width,), object, "StringSplit output")
     out = np.full(x.shape + (width,), "", dtype=object)
     if width:
         # Scatter every piece to (element, position) in one assignment.
@@ -112,3 +117,32 @@ def string_split(x, *, delimiter=None, maxsplit=None):
         cols = np.arange(rows.size) - np.repeat(np.cumsum(n) - n, n)
         out.reshape(-1, width)[rows, cols] = _to_object(flat_parts)
     return out, counts
+
+
+# --- shape rules -----------------------------------------------------------
+
+
+@shape_rule("StringConcat")
+def _string_concat_shape(ctx: RuleContext):
+    return T("string", broadcast_shapes(ctx.shape(0), ctx.shape(1)))
+
+
+@shape_rule("RegexFullMatch")
+def _regex_shape(ctx: RuleContext):
+    return T("bool", ctx.shape(0))
+
+
+@shape_rule("StringSplit")
+def _string_split_shape(ctx: RuleContext):
+    x = ctx.shape(0)
+    if x is None:
+        return [T("string", None), T(INT64, None)]
+    return [T("string", tuple(x) + (ctx.fresh(),)), T(INT64, x)]
+
+
+@shape_rule("StringNormalizer")
+def _string_normalizer_shape(ctx: RuleContext):
+    x = ctx.shape(0)
+    if x is None:
+        return T("string", None)
+    return T("string", tuple(x[:-1]) + (ctx.fresh(),) if x else ())
