@@ -249,6 +249,23 @@ def test_scan_num_scan_inputs_out_of_range_is_refused(n):
         sess.run(None, {"x": np.ones(3, np.float32)})
 
 
+def test_string_split_padding_is_checked():
+    # One string with 100,000 pieces pads all 100 rows to that width: 80 MB of
+    # object pointers from 200 KB of text.
+    model = _model(
+        [helper.make_node("StringSplit", ["x"], ["y", "n"], delimiter=",")],
+        [_vi("x", [None], TensorProto.STRING)],
+        [_vi("y", None, TensorProto.STRING), _vi("n", None, TensorProto.INT64)],
+        opset=20,
+    )
+    sess = _session(model, limit=1 << 20)
+    x = np.array(["," * 100000] + ["a"] * 99, dtype=object)
+    with pytest.raises(MemoryLimitError, match=r"StringSplit output.*\[100, 100001\]"):
+        sess.run(None, {"x": x})
+    y, n = sess.run(None, {"x": np.array(["a,b", "c"], dtype=object)})
+    assert y.tolist() == [["a", "b"], ["c", ""]] and n.tolist() == [2, 1]
+
+
 def _chain(n: int) -> bytes:
     nodes = []
     prev = "x"
