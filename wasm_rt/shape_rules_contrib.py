@@ -456,6 +456,6 @@ def _cast_map(ctx: RuleContext):
 
 @shape_rule("DynamicQuantizeLSTM", domain=MS)
 def _dynamic_quantize_lstm(ctx: RuleContext):
-    from .shape_rules_nn import _rnn
+    from .ops.rnn import _rnn_shape
 
-    return _rnn(ctx)
+    return _rnn_shape(ctx)

@@ -239,28 +239,6 @@ def _group_norm(ctx: RuleContext):
 # --- recurrent -------------------------------------------------------------------
 
 
-@shape_rule(("RNN", "GRU", "LSTM"))
-def _rnn(ctx: RuleContext):
-    x = ctx.shape(0)
-    elem = ctx.elem(0)
-    hidden = ctx.attr("hidden_size")
-    dirs = 2 if ctx.attr("direction", "forward") == "bidirectional" else 1
-    if x is None:
-        return [T(elem, None)] * 3
-    if hidden is None:
-        w = ctx.shape(2)
-        hidden = w[2] if w is not None else ctx.fresh()
-    if ctx.attr("layout", 0):
-        batch, seq = x[0], x[1]
-        y = (batch, seq, dirs, hidden)
-        h = (batch, dirs, hidden)
-    else:
-        seq, batch = x[0], x[1]
-        y = (seq, dirs, batch, hidden)
-        h = (dirs, batch, hidden)
-    return [T(elem, y), T(elem, h), T(elem, h)]
-
-
 # --- quantization ---------------------------------------------------------------
 
 

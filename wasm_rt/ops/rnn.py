@@ -12,7 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..limits import check_alloc
-from ..registry import register
+from ..registry import register, shape_rule
+from ..shape_inference import RuleContext
+from ..shape_rules import T
 
 
 def _sigmoid(x):
@@ -275,3 +277,28 @@ def lstm_7(x, w, r, b=None, sequence_lens=None, initial_h=None, initial_c=None, 
 @register("LSTM", since=14)
 def lstm_14(x, w, r, b=None, sequence_lens=None, initial_h=None, initial_c=None, p=None, *, activation_alpha=None, activation_beta=None, activations=None, clip=None, direction="forward", hidden_size=None, input_forget=0, layout=0):
     return _lstm(x, w, r, b, sequence_lens, initial_h, initial_c, p, activation_alpha=activation_alpha, activation_beta=activation_beta, activations=activations, clip=clip, direction=direction, hidden_size=hidden_size, input_forget=input_forget, layout=layout)
+
+
+# --- shape rules -----------------------------------------------------------
+
+
+@shape_rule(("RNN", "GRU", "LSTM"))
+def _rnn_shape(ctx: RuleContext):
+    x = ctx.shape(0)
+    elem = ctx.elem(0)
+    hidden = ctx.attr("hidden_size")
+    dirs = 2 if ctx.attr("direction", "forward") == "bidirectional" else 1
+    if x is None:
+        return [T(elem, None)] * 3
+    if hidden is None:
+        w = ctx.shape(2)
+        hidden = w[2] if w is not None else ctx.fresh()
+    if ctx.attr("layout", 0):
+        batch, seq = x[0], x[1]
+        y = (batch, seq, dirs, hidden)
+        h = (batch, dirs, hidden)
+    else:
+        seq, batch = x[0], x[1]
+        y = (seq, dirs, batch, hidden)
+        h = (dirs, batch, hidden)
+    return [T(elem, y), T(elem, h), T(elem, h)]
