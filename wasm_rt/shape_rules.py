@@ -258,7 +258,6 @@ def matmul_shape(a, b):
 # --- unary ops of other modules ------------------------------------------------
 
 # The unary ops of other modules (elementwise.py registers its own tables' rules).
-_UNARY_SAME = ["Det"]  # its module (linalg.py) is edited elsewhere
 
 
 def unary(ctx: RuleContext):
@@ -280,8 +279,6 @@ def unary(ctx: RuleContext):
             ctx.set_value(0, -v if op == "Neg" else np.abs(v))
     return vt
 
-
-shape_rule(tuple(_UNARY_SAME))(unary)
 
 shape_rule("PRelu")(broadcast)
 shape_rule("Dropout")(lambda ctx: [ctx.input(0), T("bool", ctx.shape(0))])
@@ -309,5 +306,4 @@ from . import (  # noqa: F401
     shape_rules_contrib,
     shape_rules_graph,
     shape_rules_nn,
-    shape_rules_tensor,
 )

@@ -9,28 +9,12 @@ from .shape_inference import RuleContext, RuleError
 from .shape_rules import (
     INT64,
     T,
-    matmul_shape,
     norm_axis,
     type_of_code,
 )
 from .symbolic import DimLike
 
 # --- matrix products -----------------------------------------------------------------
-
-
-@shape_rule("MatMul")
-def matmul(ctx: RuleContext):
-    return T(ctx.elem(0), matmul_shape(ctx.shape(0), ctx.shape(1)))
-
-
-@shape_rule("MatMulInteger")
-def _matmul_integer(ctx: RuleContext):
-    return T("int32", matmul_shape(ctx.shape(0), ctx.shape(1)))
-
-
-@shape_rule("QLinearMatMul")
-def _qlinear_matmul(ctx: RuleContext):
-    return T(ctx.elem(7), matmul_shape(ctx.shape(0), ctx.shape(3)))
 
 
 def gemm_shape(ctx: RuleContext, a_idx: int = 0, b_idx: int = 1):
@@ -42,11 +26,6 @@ def gemm_shape(ctx: RuleContext, a_idx: int = 0, b_idx: int = 1):
     m = a[1] if ctx.attr("transA", 0) else a[0]
     n = b[0] if ctx.attr("transB", 0) else b[1]
     return (m, n)
-
-
-@shape_rule("Gemm")
-def gemm(ctx: RuleContext):
-    return T(ctx.elem(0), gemm_shape(ctx))
 
 
 # --- convolution and pooling -----------------------------------------------------------

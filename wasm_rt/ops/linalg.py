@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import string
+
 import numpy as np
 
 from .. import native
 from ..errors import InvalidArgument
 from ..limits import check_alloc
-from ..registry import register
+from ..registry import register, shape_rule
+from ..shape_inference import RuleContext, RuleError
+from ..shape_rules import T, broadcast_shapes, matmul_shape, unary
+from ..shape_rules_nn import gemm_shape
+from ..symbolic import DimLike
 from ._qgemm import qgemm_i32, requantize
 
 
@@ -144,3 +150,71 @@ def qlinear_matmul(
     y_zp = np.asarray(y_zero_point)
     _check_int8(y_zp, "y_zero_point", "QLinearMatMul")
     return requantize(acc, scale, y_zp, y_zp.dtype)
+
+
+# --- shape rules -----------------------------------------------------------
+
+
+shape_rule("Det")(unary)  # batch of square matrices -> the batch dims (unary handles Det)
+
+
+@shape_rule("MatMul")
+def _matmul_rule(ctx: RuleContext):
+    return T(ctx.elem(0), matmul_shape(ctx.shape(0), ctx.shape(1)))
+
+
+@shape_rule("MatMulInteger")
+def _matmul_integer_shape(ctx: RuleContext):
+    return T("int32", matmul_shape(ctx.shape(0), ctx.shape(1)))
+
+
+@shape_rule("QLinearMatMul")
+def _qlinear_matmul_shape(ctx: RuleContext):
+    return T(ctx.elem(7), matmul_shape(ctx.shape(0), ctx.shape(3)))
+
+
+@shape_rule("Gemm")
+def _gemm_rule(ctx: RuleContext):
+    return T(ctx.elem(0), gemm_shape(ctx))
+
+
+@shape_rule("Einsum")
+def _einsum_shape(ctx: RuleContext):
+    eq = ctx.attr("equation", "").replace(" ", "")
+    lhs, arrow, rhs = eq.partition("->")
+    terms = lhs.split(",")
+    shapes = [ctx.shape(i) for i in range(len(terms))]
+    elem = ctx.elem(0)
+    if any(s is None for s in shapes):
+        return T(elem, None)
+    sizes: dict[str, DimLike] = {}
+    ell: tuple = ()
+    for term, shape in zip(terms, shapes):
+        letters = term.replace("...", ".")
+        n_ell = len(shape) - (len(letters) - letters.count("."))
+        k = 0
+        for ch in letters:
+            if ch == ".":
+                ell = broadcast_shapes(ell, tuple(shape[k : k + n_ell]))
+                k += n_ell
+            else:
+                d = shape[k]
+                prev = sizes.get(ch)
+                sizes[ch] = d if prev is None or prev == 1 else prev
+                if (
+                    isinstance(prev, int)
+                    and isinstance(d, int)
+                    and prev != d
+                    and 1 not in (prev, d)
+                ):
+                    raise RuleError(f"Einsum label '{ch}' has sizes {prev} and {d}")
+                k += 1
+    if not arrow:
+        counts = {ch: lhs.count(ch) for ch in set(lhs) if ch in string.ascii_letters}
+        rhs = ("..." if "..." in lhs else "") + "".join(
+            sorted(c for c, n in counts.items() if n == 1)
+        )
+    out: list = []
+    for ch in rhs.replace("...", "."):
+        out.extend(ell if ch == "." else (sizes[ch],))
+    return T(elem, out)
