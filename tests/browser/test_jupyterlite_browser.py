@@ -39,11 +39,15 @@ def test_notebook_runs_wasm_rt_to_the_end(page, lite_site_url):
     try:
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
         page.wait_for_function(IDLE_JS, timeout=90_000)  # the kernel has started
-        page.click("text=Run", timeout=10_000)
-        page.click("text=Run All Cells", timeout=10_000)
+        page.click('.lm-MenuBar-itemLabel:text-is("Run")', timeout=10_000)
+        page.click('.lm-Menu-itemLabel:text-is("Run All Cells")', timeout=10_000)
         page.wait_for_function(DONE_JS, timeout=90_000)
     except PlaywrightTimeout:
-        pytest.fail("the notebook did not finish\n" + "\n".join(page.console_log[-30:]))
+        outputs = [o.inner_text() for o in page.query_selector_all(".jp-OutputArea-output")]
+        pytest.fail(
+            f"the notebook did not finish; outputs {outputs}\n"
+            + "\n".join(page.console_log[-30:])
+        )
 
     sess = wasm_rt.InferenceSession(str(PACKAGE_DIR / "data" / "digits.onnx"))
     (probs,) = sess.run(None, {"pixels": np.zeros((1, 1, 8, 8), np.float32)})
