@@ -32,6 +32,7 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]
 FRONT_END_FILES = (
     "index.html",
     "wasm_rt.js",
+    "wasm_rt.global.js",
     "worker.js",
     "app.js",
     "style.css",
