@@ -18,6 +18,10 @@ code now and then. Rules, each matched only where onnxruntime matches it:
   (Reshape, Transpose, Gather, ...) run on the 8-bit values: Q(op(DQ(q))) is
   op(q) exactly there, so dropping the pair changes nothing but the work.
 
+* A weight-only DequantizeLinear (2/4/8-bit, blocked, per tensor or per
+  column) feeding MatMul/Gemm -> com.microsoft MatMulNBits
+  (``dq_matmul_nbits``), keeping the weight packed.
+
 Every scale and zero point must be a constant initializer, activations per
 tensor; a DQ whose output has other consumers stays for them. Runs before
 constant folding, which would otherwise turn DQ(weight) into float32 weights.
@@ -31,6 +35,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..ir import Graph, Node
+from .dq_matmul_nbits import fuse_dq_matmul_nbits
 
 if TYPE_CHECKING:
     from . import PassContext
@@ -256,7 +261,10 @@ def _match_gemm(v: _View, node: Node, q: _QParams | None):
 
 def fuse_qdq(graph: Graph, ctx: PassContext) -> bool:
     """Rewrite the QDQ groups and dynamic int8 products onnxruntime fuses."""
-    groups = _fuse_groups(graph, ctx)
+    # Weight-only DQ -> MatMul/Gemm first: those groups have no Q and one DQ,
+    # which no other rule matches, and must not reach constant folding.
+    nbits = fuse_dq_matmul_nbits(graph, ctx)
+    groups = _fuse_groups(graph, ctx) or nbits
     return _fuse_integer_to_float(graph, ctx) or groups
 
 
