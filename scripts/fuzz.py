@@ -807,6 +807,7 @@ def fuzz(
     bad: list[tuple[str, str, str]] = []
     by_generator: dict[str, dict[str, int]] = {}
     wrapped: dict[str, int] = {}
+    wrapped_cases: list[tuple[int, str, str]] = []
     worker = Worker()
     try:
         for n in range(cases):
@@ -824,6 +825,7 @@ def fuzz(
                 op = name.split(":", 1)[-1] if family == "op" else family
                 kind = detail.split(":")[0].split()[1]
                 wrapped[f"{kind} ({op})"] = wrapped.get(f"{kind} ({op})", 0) + 1
+                wrapped_cases.append((n, name, detail))
             if status not in ("ok", "wasm_rt_error"):
                 where = save_reproducer(out, status, n, name, model, feeds, detail) if out else ""
                 bad.append((status, name, detail))
@@ -832,7 +834,13 @@ def fuzz(
                     print(f"{status}: case {n} ({name}) {last[:200]} -> {where}", flush=True)
     finally:
         worker.stop()
-    return {"counts": counts, "bad": bad, "by_generator": by_generator, "wrapped": wrapped}
+    return {
+        "counts": counts,
+        "bad": bad,
+        "by_generator": by_generator,
+        "wrapped": wrapped,
+        "wrapped_cases": wrapped_cases,
+    }
 
 
 def summary_line(cases: int, counts: dict, seconds: float) -> str:
@@ -857,6 +865,11 @@ def main(argv=None) -> int:
         default=Path("fuzz-reproducers"),
         help="folder for the reproducers of bad cases",
     )
+    ap.add_argument(
+        "--list-wrapped",
+        action="store_true",
+        help="print every case whose kernel exception was wrapped as Fail, with its message",
+    )
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
@@ -864,12 +877,16 @@ def main(argv=None) -> int:
         return 0
     t0 = time.monotonic()
     result = fuzz(args.cases, args.seed, args.timeout, args.memory_limit, args.out)
-    if result["wrapped"]:
-        top = sorted(result["wrapped"].items(), key=lambda kv: -kv[1])
-        print(
-            f"  kernel exceptions wrapped as Fail ({sum(result['wrapped'].values())}): "
-            + ", ".join(f"{k} {v}" for k, v in top[:25])
-        )
+    if args.list_wrapped:
+        for n, name, detail in result["wrapped_cases"]:
+            print(f"wrapped: case {n} ({name}) {detail}")
+    top = sorted(result["wrapped"].items(), key=lambda kv: -kv[1])
+    shown = ", ".join(f"{k} {v}" for k, v in top[:25])
+    more = f" and {len(top) - 25} more kinds" if len(top) > 25 else ""
+    print(
+        f"  kernel exceptions wrapped as Fail: {sum(result['wrapped'].values())}"
+        + (f" ({shown}{more})" if top else "")
+    )
     for family, c in sorted(result["by_generator"].items()):
         print(f"  {family}: " + ", ".join(f"{k} {v}" for k, v in c.items() if v))
     print(summary_line(args.cases, result["counts"], time.monotonic() - t0))

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from . import cancel
+from . import cancel, input_checks
 from .alloc_checks import compile_check
 from .errors import Fail, InvalidArgument, InvalidGraph, MemoryLimitError, NotImplemented, WasmRtError
 from .ir import Graph, Node
@@ -98,6 +98,7 @@ class Planner:
         # The names visible here: this graph's, chained to the enclosing graphs' (never
         # copied, so planning stays linear in the graph's size).
         defined = _Scope({vi.name for vi in graph.inputs} | set(graph.initializers), outer_scope)
+        known = input_checks.static_types(graph, top_level=outer_scope is None)
         steps: list[Step] = []
         for node in graph.nodes:
             for name in node.inputs:
@@ -109,7 +110,7 @@ class Planner:
             # A subgraph is planned now, so it sees exactly the names defined before its node.
             for g in node.subgraphs():
                 self.plans[id(g)] = self.plan(g, defined)
-            step = self._step(node)
+            step = self._step(node, known)
             if step is not None:
                 steps.append(step)
             defined.names.update(o for o in node.outputs if o)
@@ -120,7 +121,7 @@ class Planner:
         _compute_releases(plan)
         return plan
 
-    def _step(self, node: Node) -> Step | None:
+    def _step(self, node: Node, known: Mapping[str, Any] | None = None) -> Step | None:
         opset = self.opsets.get(node.domain)
         if opset is None:
             self.unsupported.other.append(
@@ -146,7 +147,12 @@ class Planner:
                 f"{node.describe()}: {len(node.inputs)} inputs given, kernel "
                 f"{kernel.qualified_name} takes at most {kernel.max_inputs}"
             )
-        return Step(node, kernel, provider.name, opset, _num_outputs(node))
+        # Input count, required inputs and known types against the op's schema;
+        # the run-time check of the actual values is compiled here, once.
+        input_checks.check_static(node, opset, known)
+        step = Step(node, kernel, provider.name, opset, _num_outputs(node))
+        step.input_check = input_checks.compile_check(node, opset)
+        return step
 
 
 def _compute_releases(plan: Plan) -> None:
@@ -230,6 +236,9 @@ class Executor:
         check = step.__dict__.get("alloc_check", _UNCOMPILED)
         if check is _UNCOMPILED:
             check = step.alloc_check = compile_check(node, step.opset)
+        input_check = step.__dict__.get("input_check")
+        if input_check is not None:
+            input_check(args)  # dtypes / tensor vs sequence against the op's schema
         try:
             if check is not None:
                 check(args)  # output sizes against the memory limit, before allocating
