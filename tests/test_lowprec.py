@@ -327,7 +327,19 @@ def test_bfloat16_arithmetic_computes_in_float32_and_rounds_once():
 
 
 def test_float8_arithmetic_is_refused_clearly():
-    sess = wasm_rt.InferenceSession(_binary_model("Add", TP.FLOAT8E4M3FN))
-    x = np.ones(2, mld.float8_e4m3fn)
-    with pytest.raises(NotImplementedErr, match="Add does not take float8e4m3fn inputs"):
-        sess.run(None, {"a": x, "b": x})
+    # ONNX's Add allows no float8 type: the model is refused at load, naming the input.
+    with pytest.raises(InvalidGraph, match=r"'Add_0' \(Add\) input 0 .*got tensor\(float8e4m3fn\)"):
+        wasm_rt.InferenceSession(_binary_model("Add", TP.FLOAT8E4M3FN))
+
+
+def test_bfloat16_in_an_op_without_a_bfloat16_kernel_is_refused_clearly():
+    # Det-22 allows bfloat16, but wasm_rt's Det does not compute in it (lowprec_ops.POLICY).
+    node = helper.make_node("Det", ["a"], ["y"])
+    graph = helper.make_graph(
+        [node], "g", [helper.make_tensor_value_info("a", TP.BFLOAT16, None)],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.UNDEFINED, None)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 22)])
+    sess = wasm_rt.InferenceSession(model.SerializeToString())
+    with pytest.raises(NotImplementedErr, match="Det does not take bfloat16 inputs"):
+        sess.run(None, {"a": np.ones((2, 2), mld.bfloat16)})
