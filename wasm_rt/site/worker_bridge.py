@@ -107,17 +107,18 @@ def js_type(onnx_type: str) -> str:
 
 
 def _meta(args) -> list[dict]:
-    return [
-        {
-            "name": a.name,
-            "type": js_type(a.type),
-            "onnxType": a.type,
-            "shape": [
-                d if isinstance(d, (int, str)) else None for d in (a.shape or [])
-            ],
-        }
-        for a in args
-    ]
+    """onnxruntime-web 1.30's ValueMetadata: {name, isTensor, type, shape} for tensors
+    (unknown dims are -1, symbolic ones their name) and {name, isTensor: false} otherwise;
+    ``onnxType`` is wasm_rt's addition."""
+    out = []
+    for a in args:
+        if not a.type.startswith("tensor("):
+            out.append({"name": a.name, "isTensor": False, "onnxType": a.type})
+            continue
+        shape = [d if isinstance(d, (int, str)) else -1 for d in (a.shape or [])]
+        out.append({"name": a.name, "isTensor": True, "type": js_type(a.type),
+                    "onnxType": a.type, "shape": shape})
+    return out
 
 
 def providers_for(requested) -> list[str]:
@@ -134,17 +135,45 @@ def providers_for(requested) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _make_session(model_bytes: bytes, providers: list[str], profiling: bool):
-    from wasm_rt import InferenceSession, SessionOptions
+def session_options(options: dict, files=()):
+    """The page's checked SessionOptions (see wasm_rt.js sessionOptionsForWorker) ->
+    wasm_rt.SessionOptions; ``files`` are (path, bytes) external data files."""
+    import wasm_rt
 
-    options = SessionOptions()
-    options.enable_profiling = profiling
-    return InferenceSession(model_bytes, options, providers=providers)
+    so = wasm_rt.SessionOptions()
+    so.enable_profiling = bool(options.get("enableProfiling"))
+    level = options.get("graphOptimizationLevel")
+    if level:
+        so.graph_optimization_level = wasm_rt.GraphOptimizationLevel[level]
+    mode = options.get("executionMode")
+    if mode:
+        so.execution_mode = wasm_rt.ExecutionMode[mode]
+    if options.get("logSeverityLevel") is not None:
+        so.log_severity_level = int(options["logSeverityLevel"])
+    if options.get("logId"):
+        so.logid = str(options["logId"])
+    for name, value in (options.get("freeDimensionOverrides") or {}).items():
+        so.add_free_dimension_override_by_name(str(name), int(value))
+    for key, value in options.get("config") or []:
+        so.add_session_config_entry(str(key), str(value))
+    files = [(str(p), d.to_bytes() if hasattr(d, "to_bytes") else bytes(d)) for p, d in files]
+    if files:
+        so.add_external_initializers_from_files_in_memory(
+            [p for p, _ in files], [d for _, d in files], [len(d) for _, d in files]
+        )
+    return so
+
+
+def _make_session(model_bytes: bytes, providers: list[str], options: dict, files=()):
+    from wasm_rt import InferenceSession
+
+    return InferenceSession(model_bytes, session_options(options, files), providers=providers)
 
 
 @_entry
-async def create(session_id: int, model, options=None) -> dict:
+async def create(session_id: int, model, options=None, files=None) -> dict:
     options = _to_py(options) or {}
+    files = [list(f) for f in files] if files is not None else []
     data = model.to_bytes() if hasattr(model, "to_bytes") else bytes(model)
     providers = providers_for(options.get("executionProviders"))
     t0 = time.perf_counter()
@@ -154,7 +183,7 @@ async def create(session_id: int, model, options=None) -> dict:
         # Requests the device once per worker; without one the session warns and
         # runs on numpy, which its provider list then shows.
         await webgpu.init()
-    session = _make_session(data, providers, bool(options.get("enableProfiling")))
+    session = _make_session(data, providers, options, files)
     _sessions[session_id] = session
     inputs, outputs = _meta(session.get_inputs()), _meta(session.get_outputs())
     return {

@@ -102,7 +102,10 @@ async function handleCreate(msg) {
   await boot(msg.id, msg.siteURL);
   const bytes = msg.bytes ? new Uint8Array(msg.bytes) : await fetchModel(msg.id, msg.url);
   progress(msg.id, "session", 0, 1, "Building session");
-  const result = await callPython("create", msg.sessionId, bytes, msg.options);
+  // External data files travel apart from the options, as [path, Uint8Array] pairs.
+  const { externalData = [], ...options } = msg.options || {};
+  const files = externalData.map((f) => [f.path, new Uint8Array(f.bytes)]);
+  const result = await callPython("create", msg.sessionId, bytes, options, files);
   try {
     const error = unwrapError(result);
     if (error) return { error };
