@@ -639,8 +639,7 @@ function resolveProviders(list) {
   }
   if (kept.length === 0) {
     throw new Error(
-      `no available backend found. ERR: ${missing.map((n) => `[${n}] backend not found.`).join(", ")}` +
-        ` (wasm_rt has: ${Object.keys(PROVIDERS).join(", ")})`,
+      `no available backend found. ERR: ${missing.map((n) => `[${n}] backend not found.`).join(", ")}`,
     );
   }
   for (const name of missing) {
