@@ -30,17 +30,26 @@ Source: {source}.
 
 ``TYPES[k]`` is a tuple of ONNX type strings ('tensor(float)', 'seq(tensor(int64))').
 ``SCHEMAS[(domain, op)]`` lists the op's versions that changed its inputs, oldest first, each
-``(since, min_inputs, max_inputs, inputs, constraints)``: ``max_inputs`` is None
+``(since, min_inputs, max_inputs, inputs, constraints, attributes)``: ``max_inputs`` is None
 when unbounded; each input is ``(name, type, option)`` with ``type`` a constraint
 name of ``constraints`` (which maps it to an index of ``TYPES``) or a type string,
 and ``option`` 0 single, 1 optional, 2 variadic (one type for all), 3 variadic
-(each its own type).
+(each its own type); ``attributes`` is a string of ``name:code`` (``!`` when
+required), the code one letter of the attribute's type: f float, i int, s string,
+t tensor, g graph, p sparse tensor, y type proto; capitals for lists of them.
 """
 
+# ruff: noqa: ISC004 - long attribute strings are split by pprint
 # fmt: off
 '''
 
 _UNBOUNDED = 2**31 - 1
+# Attribute types as one letter (a list type in capitals), for a short table.
+ATTR_CODES = {
+    "FLOAT": "f", "INT": "i", "STRING": "s", "TENSOR": "t", "GRAPH": "g",
+    "SPARSE_TENSOR": "p", "TYPE_PROTO": "y", "FLOATS": "F", "INTS": "I", "STRINGS": "S",
+    "TENSORS": "T", "GRAPHS": "G", "SPARSE_TENSORS": "P", "TYPE_PROTOS": "Y",
+}  # fmt: skip
 
 
 def _option(formal) -> int:
@@ -64,7 +73,11 @@ def _entry(schema, types: dict[tuple[str, ...], int]):
         constraints[c.type_param_str] = types.setdefault(allowed, len(types))
     inputs = tuple((f.name, _type_str(f), _option(f)) for f in schema.inputs)
     max_in = None if schema.max_input >= _UNBOUNDED else schema.max_input
-    return (schema.since_version, schema.min_input, max_in, inputs, constraints)
+    attrs = " ".join(
+        f"{name}:{ATTR_CODES[a.type.name]}" + ("!" if a.required else "")
+        for name, a in sorted(schema.attributes.items())
+    )
+    return (schema.since_version, schema.min_input, max_in, inputs, constraints, attrs)
 
 
 def build() -> tuple[dict, list, str]:

@@ -176,3 +176,18 @@ def test_compiled_check_accepts_what_the_kernels_take():
     concat([np.array(["x"]), np.array(["y"], dtype=object)])
     # Ops without a schema in the table are not checked.
     assert compile_check(Node("n", "NoSuchOp", "", ["a"], ["y"], {}), 17) is None
+
+
+def test_missing_required_attribute_is_refused_at_load():
+    nodes = [helper.make_node("RandomUniform", [], ["y"], name="ru")]
+    with pytest.raises(InvalidGraph, match=r"'ru' \(RandomUniform\).*attribute 'shape' is required"):
+        wasm_rt.InferenceSession(_model(nodes, []))
+
+
+def test_attribute_of_the_wrong_type_is_refused_at_load():
+    nodes = [helper.make_node("MaxPool", ["a"], ["y"], name="mp", kernel_shape=2)]
+    with pytest.raises(
+        InvalidGraph,
+        match=r"'mp' \(MaxPool\).*attribute 'kernel_shape': expected a list of ints, got int 2",
+    ):
+        wasm_rt.InferenceSession(_model(nodes, [_vi("a")]))

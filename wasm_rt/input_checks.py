@@ -37,7 +37,7 @@ _TENSOR = re.compile(r"tensor\((\w+)\)$")
 
 
 def schema_for(domain: str, op_type: str, opset: int):
-    """The schema entry ``(since, min, max, inputs, constraints)`` in force at
+    """The schema entry ``(since, min, max, inputs, constraints, attributes)`` in force at
     ``opset``, or None for an op the table does not hold."""
     from .ops._schemas import SCHEMAS
 
@@ -169,7 +169,7 @@ class _Formal:
 
 
 def _formals(node, schema) -> list[_Formal]:
-    _, _, _, inputs, constraints = schema
+    _, _, _, inputs, constraints, _ = schema
     out = []
     for i, name in enumerate(node.inputs):
         if not inputs:
@@ -252,7 +252,8 @@ def check_static(node, opset: int, known: dict[str, Any] | None = None) -> None:
     schema = schema_for(node.domain, node.op_type, opset)
     if schema is None:
         return
-    _, lo, hi, inputs, _constraints = schema
+    _, lo, hi, inputs, _constraints, attrs = schema
+    _check_attributes(node, opset, attrs)
     given = len(node.inputs)
     while given and not node.inputs[given - 1]:
         given -= 1  # trailing empty names: omitted optional inputs
@@ -279,6 +280,60 @@ def check_static(node, opset: int, known: dict[str, Any] | None = None) -> None:
         keys = {f.index: known[f.name] for f in formals if f.name in known}
         if keys:
             _check_keys(node, formals, _groups(formals), keys, " (an initializer or declared input)")
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer))
+
+
+def _is_float(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating))
+
+
+def _is_list(v) -> bool:
+    return isinstance(v, (list, tuple, np.ndarray))
+
+
+# Attribute type code (see ops/_schemas.py) -> (test of the value, how to name the type).
+_ATTR_TESTS = {
+    "i": (_is_int, "an int"),
+    "f": (_is_float, "a float"),
+    "s": (lambda v: isinstance(v, (str, bytes)), "a string"),
+    "t": (lambda v: isinstance(getattr(v, "dtype", None), np.dtype), "a tensor"),
+    "I": (_is_list, "a list of ints"),
+    "F": (_is_list, "a list of floats"),
+    "S": (_is_list, "a list of strings"),
+    "T": (_is_list, "a list of tensors"),
+    "G": (_is_list, "a list of graphs"),
+}
+
+
+def _describe_attr(v) -> str:
+    if isinstance(v, (list, tuple)):
+        return f"a list ({len(v)} items)"
+    if isinstance(getattr(v, "dtype", None), np.dtype):
+        return "a tensor"
+    return f"{type(v).__name__} {v!r}"[:80]
+
+
+def _check_attributes(node, opset: int, spec: str) -> None:
+    """Required attributes present and every attribute of the schema's type."""
+    where = f"{node.describe()} (opset {opset})"
+    for item in spec.split():
+        name, code = item.split(":")
+        required = code.endswith("!")
+        code = code.rstrip("!")
+        if name not in node.attrs:
+            if required:
+                raise _error(node, f"{where}: attribute '{name}' is required, got none")
+            continue
+        test = _ATTR_TESTS.get(code)
+        if test is not None and not test[0](node.attrs[name]):
+            raise _error(
+                node,
+                f"{where}: attribute '{name}': expected {test[1]}, got "
+                f"{_describe_attr(node.attrs[name])}",
+            )
 
 
 # --- run time ----------------------------------------------------------------------------
