@@ -704,6 +704,10 @@ function sessionOptionsForWorker(options) {
   }
   if (mode === "parallel") warnOnce("option.executionMode", "executionMode \"parallel\" runs nodes in order here");
   const config = options.extra === undefined ? [] : flattenExtra(options.extra);
+  for (const [key] of config) {
+    warnOnce(`extra.${key}`, `session option extra "${key}" goes to SessionOptions.add_session_config_entry;` +
+      " keys wasm_rt does not read (most of onnxruntime's) are kept and have no effect");
+  }
   return {
     graphOptimizationLevel: GRAPH_LEVELS[level],
     executionMode: mode === "parallel" ? "ORT_PARALLEL" : "ORT_SEQUENTIAL",
