@@ -35,11 +35,38 @@ def check_q8(x, what, op):
         raise InvalidArgument(f"{op}: {what} must be uint8 or int8, got {x.dtype}")
 
 
-def saturate(v: np.ndarray, dtype) -> np.ndarray:
-    """Round half to even and saturate to the 8-bit ``dtype``."""
+def saturate(v: np.ndarray, dtype, op: str = "") -> np.ndarray:
+    """Round half to even and saturate to the 8-bit ``dtype``; infinities saturate
+    (onnxruntime clamps in float before converting). NaN has no code: converting
+    it to an integer is undefined (it traps in WebAssembly), so it is refused."""
+    if np.isnan(v).any():
+        raise _undefined(op, v, "NaN")
     info = np.iinfo(dtype)
+    return np.clip(np.rint(v), info.min, info.max).astype(dtype)
+
+
+def _undefined(op, v, what) -> InvalidArgument:
+    n = int(np.count_nonzero(np.isnan(v) if what == "NaN" else ~np.isfinite(v)))
+    return InvalidArgument(
+        f"{op}: the scales given make {n} of {np.size(v)} results {what} before the conversion "
+        f"to integer codes, where onnxruntime's result is undefined (machine-dependent)"
+    )
+
+
+# MLAS converts to int32 first (cvtps2dq) and saturates after: values outside
+# int32, infinities and NaN all become the "integer indefinite", which is not
+# the function's value but an accident of the instruction set.
+_I32 = _F32(2**31)
+
+
+def mlas_codes(v: np.ndarray, dtype, op: str) -> np.ndarray:
+    """MLAS's float -> int32 -> saturated 8-bit conversion, defined for finite
+    values within int32 only; anything else is refused by name."""
     with np.errstate(invalid="ignore"):
-        return np.clip(np.rint(v), info.min, info.max).astype(dtype)
+        ok = np.abs(v) < _I32  # False for NaN and infinities
+    if not ok.all():
+        raise _undefined(op, v, "NaN, infinite or beyond int32")
+    return saturate(v, dtype, op)
 
 
 def _fma(x, y, z):
@@ -70,17 +97,20 @@ def qlinear_add(a, a_scale, a_zero_point, b, b_scale, b_zero_point, c_scale, c_z
     sb, zb = _params(op, b, b_scale, b_zero_point)
     sc, zc = _params(op, a, c_scale, c_zero_point)
     np.broadcast_shapes(a.shape, b.shape)
-    r_ac, r_bc = sa / sc, sb / sc
-    const = zc - (r_ac * za + r_bc * zb)
-    # MLAS (AVX2): fma(a, r_ac, fma(b, r_bc, const)); a scalar side is folded
-    # into the constant with a separate multiply and add.
-    if _span_scalar(a, b):
-        v = _fma(b, r_bc, const + (a.astype(_F32) * r_ac))
-    elif _span_scalar(b, a):
-        v = _fma(a, r_ac, const + (b.astype(_F32) * r_bc))
-    else:
-        v = _fma(a, r_ac, _fma(b, r_bc, const))
-    return saturate(v, a.dtype)
+    # Non-finite or zero scales give inf/NaN ratios: computed as float math and
+    # refused by mlas_codes wherever a result is not a finite int32 value.
+    with np.errstate(all="ignore"):
+        r_ac, r_bc = sa / sc, sb / sc
+        const = zc - (r_ac * za + r_bc * zb)
+        # MLAS (AVX2): fma(a, r_ac, fma(b, r_bc, const)); a scalar side is folded
+        # into the constant with a separate multiply and add.
+        if _span_scalar(a, b):
+            v = _fma(b, r_bc, const + (a.astype(_F32) * r_ac))
+        elif _span_scalar(b, a):
+            v = _fma(a, r_ac, const + (b.astype(_F32) * r_bc))
+        else:
+            v = _fma(a, r_ac, _fma(b, r_bc, const))
+    return mlas_codes(v, a.dtype, op)
 
 
 @register("QLinearMul", since=1, domain=MS)
@@ -92,10 +122,12 @@ def qlinear_mul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, c_scale, c_z
         raise InvalidArgument(f"{op}: A is {a.dtype} but B is {b.dtype}")
     sb, zb = _params(op, b, b_scale, b_zero_point)
     sc, zc = _params(op, a, c_scale, c_zero_point)
-    mult = sa * sb / sc
-    # MLAS: (a - za) * (b - zb) * (sa * sb / sc) in float32, then + zc.
-    prod = (a.astype(_F32) - za) * (b.astype(_F32) - zb)
-    return saturate(prod * mult + zc, a.dtype)
+    with np.errstate(all="ignore"):
+        mult = sa * sb / sc  # C_scale 0 or an infinite scale: inf or NaN
+        # MLAS: (a - za) * (b - zb) * (sa * sb / sc) in float32, then + zc.
+        prod = (a.astype(_F32) - za) * (b.astype(_F32) - zb)
+        v = prod * mult + zc
+    return mlas_codes(v, a.dtype, op)
 
 
 def _lookup(op, x, x_scale, x_zp, y_scale, y_zp, fn):
@@ -104,8 +136,10 @@ def _lookup(op, x, x_scale, x_zp, y_scale, y_zp, fn):
     sy, zy = _params(op, x, y_scale, y_zp)
     info = np.iinfo(x.dtype)
     codes = np.arange(info.min, info.max + 1, dtype=_F32)
+    # MlasQuantizeLinear clamps in float before converting, so infinities
+    # saturate; a NaN entry (0 * inf, inf / inf) is refused by saturate.
     with np.errstate(all="ignore"):
-        table = saturate(fn((codes - zx) * sx) / sy + zy, x.dtype)
+        table = saturate(fn((codes - zx) * sx) / sy + zy, x.dtype, op)
     return table[x.astype(np.int16) - info.min]
 
 

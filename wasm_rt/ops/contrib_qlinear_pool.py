@@ -21,7 +21,7 @@ from ..limits import check_alloc
 from ..registry import register
 from ._qgemm import requantize
 from ._windows import pad_for_windows, plan_windows, window_view
-from .contrib_qlinear import _lookup, check_q8, saturate, scalar_param
+from .contrib_qlinear import _lookup, check_q8, mlas_codes, scalar_param
 
 _F32 = np.float32
 MS = "com.microsoft"
@@ -40,7 +40,15 @@ def qlinear_global_average_pool(x, x_scale, x_zero_point, y_scale, y_zero_point,
     axes = tuple(range(1, x.ndim - 1)) if channels_last else tuple(range(2, x.ndim))
     size = int(np.prod([x.shape[a] for a in axes]))
     acc = x.astype(np.int32).sum(axis=axes, keepdims=True, dtype=np.int64) - zx * size
-    scale = sx / (sy * _F32(size))
+    with np.errstate(all="ignore"):
+        scale = sx / (sy * _F32(size))
+    # MLAS refuses ratios whose output would be constant (and NaN passes its
+    # check only to reach an undefined conversion): the same range here.
+    if size >= 1 << 24 or not (_F32(2**-32) <= scale < _F32(256)):
+        raise InvalidArgument(
+            f"{op}: x_scale / (y_scale * {size} cells) = {scale} must lie in [2**-32, 256) "
+            f"with fewer than 2**24 cells (x_scale {sx}, y_scale {sy}), as onnxruntime requires"
+        )
     return requantize(acc.astype(np.int32), scale, zy, x.dtype)
 
 
@@ -121,16 +129,17 @@ def qlinear_average_pool(
         )
     check_alloc(nchw.shape, _F32, f"{op} dequantized input")
     check_alloc(nchw.shape[:2] + win.out, _F32, f"{op} output")
-    # dequantize_array: x_scale * (x - zp) in float32.
-    xf = (nchw.astype(np.int32) - np.int32(zx)).astype(_F32) * sx
-    view = window_view(pad_for_windows(xf, win, 0, f"{op} padded input"), win)
-    # onnxruntime adds a window's cells in row-major order from 0 in float32;
-    # summing tap by tap adds the same cells in the same order (the pads add
-    # exact zeros), so every partial sum rounds identically.
-    taps = np.ndindex(*kernel)
-    acc = np.array(view[(Ellipsis,) + next(taps)], dtype=_F32)
-    for tap in taps:
-        acc += view[(Ellipsis,) + tap]
+    with np.errstate(all="ignore"):  # an infinite x_scale: inf, and NaN at the zero point
+        # dequantize_array: x_scale * (x - zp) in float32.
+        xf = (nchw.astype(np.int32) - np.int32(zx)).astype(_F32) * sx
+        view = window_view(pad_for_windows(xf, win, 0, f"{op} padded input"), win)
+        # onnxruntime adds a window's cells in row-major order from 0 in float32;
+        # summing tap by tap adds the same cells in the same order (the pads add
+        # exact zeros), so every partial sum rounds identically.
+        taps = np.ndindex(*kernel)
+        acc = np.array(view[(Ellipsis,) + next(taps)], dtype=_F32)
+        for tap in taps:
+            acc += view[(Ellipsis,) + tap]
     if count_include_pad:
         count = _F32(np.prod(kernel))  # the whole kernel, even past the end pads
     else:
@@ -143,8 +152,13 @@ def qlinear_average_pool(
             per_axis = np.minimum(start + k, n) - np.maximum(start, 0)
             count = count[..., None] * per_axis if ax else per_axis
         count = count.astype(_F32)
-    # quantize_value: nearbyintf(avg / y_scale + y_zero_point), saturated.
-    y = saturate((acc / count) / sy + _F32(zy), x.dtype)
+    # quantize_value: nearbyintf(avg / y_scale + y_zero_point), saturated. An
+    # infinite x_scale or a zero y_scale makes it inf or NaN, which onnxruntime
+    # converts to the x86 "integer indefinite" (+inf gives the lowest code, not
+    # the highest): undefined, refused by mlas_codes.
+    with np.errstate(all="ignore"):
+        v = (acc / count) / sy + _F32(zy)
+    y = mlas_codes(v, x.dtype, op)
     return np.moveaxis(y, 1, -1) if channels_last else y
 
 
@@ -153,10 +167,32 @@ def _softmax_table(x_scale: np.float32, reduce_len: int) -> np.ndarray:
     float64 rounded to float32, the shift keeping the sum of ``reduce_len``
     entries below float32's max with 5 bits in reserve."""
     shift = np.log(np.float64(np.finfo(_F32).max) / reduce_len)
-    shift = max(0.0, shift - 5) / np.float64(x_scale)
     codes = np.arange(256, dtype=np.float64)
-    with np.errstate(over="ignore", under="ignore"):
+    # IEEE float math for any x_scale: inf gives exp(0 * inf) = NaN in the last
+    # entry and 0 elsewhere, 0 or NaN give NaN everywhere, a negative one
+    # entries that overflow to inf; the caller refuses what reaches a conversion.
+    with np.errstate(all="ignore"):
+        shift = max(0.0, shift - 5) / np.float64(x_scale)
         return np.exp((codes - 255 + shift) * np.float64(x_scale)).astype(_F32)
+
+
+def _check_softmax_codes(v, total, dtype, sx, sy):
+    """onnxruntime casts nearbyintf(e * floor(1 / y_scale) / sum) to uint32 (uint8
+    X) or int32 (int8 X), and leaves a row whose sum is 0 unwritten. A y_scale of
+    inf gives 0 (every code is the zero point), defined; NaN (x_scale inf, 0 or
+    NaN), inf (y_scale 0) or out-of-range values are undefined conversions
+    (trapping in WebAssembly), and are refused."""
+    op = "QLinearSoftmax"
+    lo, hi = (-1.0, 2.0**32 - 256) if dtype == np.uint8 else (-(2.0**31) + 128, 2.0**31 - 128)
+    with np.errstate(invalid="ignore"):
+        bad = ~((v > lo) & (v < hi))  # NaN compares False
+    if (total == 0).any() or bad.any():
+        what = "a row whose exp sum is 0" if (total == 0).any() else (
+            f"{int(bad.sum())} of {v.size} codes NaN, infinite or out of range")
+        raise InvalidArgument(
+            f"{op}: x_scale {sx} and y_scale {sy} give {what} before onnxruntime's conversion "
+            f"to integers, where its result is undefined (machine-dependent); refused"
+        )
 
 
 @register("QLinearSoftmax", since=1, domain=MS)
@@ -167,10 +203,6 @@ def qlinear_softmax(
     sx, _, sy, zy = _q_params(op, x, x_scale, x_zero_point, y_scale, y_zero_point)
     if opset is None:
         raise InvalidArgument(f"{op}: attribute opset is required")
-    if not (np.isfinite(sx) and sx > 0 and np.isfinite(sy) and sy > 0):
-        raise InvalidArgument(
-            f"{op}: x_scale and y_scale must be positive, got {sx} and {sy}"
-        )
     if x.size == 0:
         return x.copy()
     rank = max(x.ndim, 1)
@@ -190,13 +222,14 @@ def qlinear_softmax(
     codes = rows.astype(np.int32)
     # Shifted so that each row's max reads the table's last entry.
     e = table[codes - codes.max(axis=1, keepdims=True) + 255]
-    # Sequential float32 sums, as onnxruntime's loop (np.sum would pair them).
-    total = np.add.accumulate(e, axis=1, dtype=_F32)[:, -1:]
-    mult = np.floor(_F32(1) / sy)  # onnxruntime keeps only floor(1 / y_scale)
+    with np.errstate(all="ignore"):
+        # Sequential float32 sums, as onnxruntime's loop (np.sum would pair them).
+        total = np.add.accumulate(e, axis=1, dtype=_F32)[:, -1:]
+        mult = np.floor(_F32(1) / sy)  # onnxruntime keeps only floor(1 / y_scale)
+        v = np.rint((e * mult) / total)
+    _check_softmax_codes(v, total, x.dtype, sx, sy)
     # Rounded before the zero point is added (in integers), then saturated.
-    with np.errstate(over="ignore"):
-        v = np.minimum(np.rint((e * mult) / total), _F32(1 << 20))  # only saturates
-    y = v.astype(np.int64) + int(zy)
+    y = np.minimum(v, _F32(1 << 20)).astype(np.int64) + int(zy)
     info = np.iinfo(x.dtype)
     y = np.clip(y, info.min, info.max).astype(x.dtype)
     y = y.reshape(moved.shape)
