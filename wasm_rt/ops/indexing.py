@@ -171,6 +171,8 @@ def compress(x, condition, *, axis=None):
 
 @register("OneHot", since=9)
 def one_hot(indices, depth, values, *, axis=-1):
+    if np.size(depth) != 1:
+        raise ValueError(f"OneHot: depth must be a single value, got shape {np.shape(depth)}")
     depth = int(np.asarray(depth).reshape(-1)[0])
     if depth < 1:
         raise ValueError(f"OneHot: depth must be positive, got {depth}")
@@ -197,6 +199,8 @@ def one_hot(indices, depth, values, *, axis=-1):
 def trilu(x, k=None, *, upper=1):
     if x.ndim < 2:
         raise ValueError(f"Trilu: input must have rank >= 2, got shape {x.shape}")
+    if k is not None and np.size(k) != 1:
+        raise ValueError(f"Trilu: k must be a single value, got shape {np.shape(k)}")
     k = 0 if k is None else int(np.asarray(k).reshape(-1)[0])
     return np.triu(x, k) if upper else np.tril(x, k)
 
