@@ -153,6 +153,8 @@ for _op, (_reducer, _input_since) in REDUCERS.items():
 
 
 def _arg_reduce(fn, x, axis, keepdims, select_last_index):
+    if x.ndim == 0:  # normalize_axis lets axis 0 through for a scalar
+        raise ValueError("ArgMax/ArgMin: input must have rank >= 1, got a scalar")
     axis = normalize_axis(axis, x.ndim)
     if x.shape[axis] == 0:
         raise ValueError(
