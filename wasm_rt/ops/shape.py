@@ -77,7 +77,10 @@ def flatten(x, *, axis=1):
 def _squeeze(x: np.ndarray, axes) -> np.ndarray:
     if axes is None:
         return x.reshape([d for d in x.shape if d != 1])
-    axes = normalize_axes(as_int_list(axes), x.ndim)
+    axes = as_int_list(axes)
+    if x.ndim == 0 and axes:  # normalize_axes lets axis 0 through for a scalar
+        raise ValueError(f"Squeeze: axes {axes} given for a scalar input")
+    axes = normalize_axes(axes, x.ndim)
     for a in axes:
         if x.shape[a] != 1:
             raise ValueError(
@@ -170,6 +173,8 @@ def split_sizes(dim: int, n: int, what: str, uneven: bool = False) -> list[int]:
 
 
 def _split(x, sizes, axis: int, what: str):
+    if x.ndim == 0:  # normalize_axis lets axis 0 through for a scalar
+        raise ValueError(f"{what}: input must have rank >= 1, got a scalar")
     axis = normalize_axis(axis, x.ndim)
     sizes = [int(s) for s in sizes]
     if any(s < 0 for s in sizes) or sum(sizes) != x.shape[axis]:
@@ -182,6 +187,8 @@ def _split(x, sizes, axis: int, what: str):
 
 
 def _split_by_count(x, axis: int, n: int, uneven: bool = False):
+    if x.ndim == 0:  # normalize_axis lets axis 0 through for a scalar
+        raise ValueError("Split: input must have rank >= 1, got a scalar")
     dim = x.shape[normalize_axis(axis, x.ndim)]
     return _split(x, split_sizes(dim, n, "Split", uneven), axis, "Split")
 
