@@ -191,3 +191,29 @@ def test_attribute_of_the_wrong_type_is_refused_at_load():
         match=r"'mp' \(MaxPool\).*attribute 'kernel_shape': expected a list of ints, got int 2",
     ):
         wasm_rt.InferenceSession(_model(nodes, [_vi("a")]))
+
+
+@pytest.mark.parametrize(
+    "node, feeds, msg",
+    [
+        (helper.make_node("ArgMax", ["a"], ["y"]), {"a": np.float32(1)}, "rank >= 1, got a scalar"),
+        (helper.make_node("Split", ["a"], ["y", "z"]), {"a": np.float32(1)}, "rank >= 1"),
+        (helper.make_node("Squeeze", ["a", "ax"], ["y"]), {"a": np.float32(1),
+         "ax": np.array([0], np.int64)}, "axes \\[0\\] given for a scalar"),
+        (helper.make_node("OneHot", ["i", "d", "v"], ["y"]), {
+            "i": np.array([1], np.int64), "d": np.zeros(0, np.int64),
+            "v": np.array([0, 1], np.float32)}, "depth must be a single value"),
+        (helper.make_node("Trilu", ["a", "k"], ["y"]), {
+            "a": np.ones((2, 2), np.float32), "k": np.zeros(0, np.int64)},
+         "k must be a single value"),
+    ],
+    ids=["ArgMax", "Split", "Squeeze", "OneHot", "Trilu"],
+)
+def test_what_the_schema_cannot_say_is_named_by_the_kernel(node, feeds, msg):
+    # Shapes and values the type system cannot express: the kernel says what it needed.
+    inputs = [helper.make_tensor_value_info(k, helper.np_dtype_to_tensor_dtype(np.asarray(v).dtype),
+                                            None) for k, v in feeds.items()]
+    sess = wasm_rt.InferenceSession(_model([node], inputs, outputs=node.output))
+    with pytest.raises(wasm_rt.Fail, match=msg) as e:
+        sess.run(None, {k: np.asarray(v) for k, v in feeds.items()})
+    assert isinstance(e.value.__cause__, ValueError)
