@@ -157,8 +157,10 @@ def test_matmul_nbits_quantizer_qdq_model():
     k, f = 128, 256
     nodes = [helper.make_node("MatMul", ["x", "w1"], ["h"]), helper.make_node("Relu", ["h"], ["r"]),
              helper.make_node("MatMul", ["r", "w2"], ["y"])]
-    inits = [numpy_helper.from_array((rng.standard_normal((k, f)) * k**-0.5).astype(np.float32), "w1"),
-             numpy_helper.from_array((rng.standard_normal((f, k)) * f**-0.5).astype(np.float32), "w2")]
+    inits = [
+        numpy_helper.from_array((rng.standard_normal(shape) * shape[0] ** -0.5).astype(np.float32), n)
+        for n, shape in (("w1", (k, f)), ("w2", (f, k)))
+    ]
     graph = helper.make_graph(
         nodes, "ffn", [helper.make_tensor_value_info("x", T.FLOAT, [None, k])],
         [helper.make_tensor_value_info("y", T.FLOAT, [None, k])], inits)
@@ -199,3 +201,25 @@ def test_float16_scales_and_activations():
     got, ops, _ = _ours(model, a)
     assert "MatMulNBits" in ops and got.dtype == np.float16
     np.testing.assert_array_equal(got, _ort(model, a))
+
+
+def test_patterns_onnxruntime_leaves_alone_stay_unfused():
+    """onnxruntime fuses per-column weights only with axis 1 and blocked ones only
+    along axis 0; the rest is folded to float32 as before (same results)."""
+    import onnx
+
+    for axis, bs in ((-1, 0), (1, 32)):
+        m = onnx.load_from_string(_model(64, 32, gran="column" if not bs else "block"))
+        dq = m.graph.node[0]
+        del dq.attribute[:]
+        dq.attribute.append(helper.make_attribute("axis", axis))
+        if bs:  # blocked along N: scales [K, N / bs]
+            dq.attribute.append(helper.make_attribute("block_size", bs))
+            m.graph.initializer[1].CopyFrom(helper.make_tensor("S", T.FLOAT, (64, 1), [0.02] * 64))
+            m.graph.initializer[2].CopyFrom(
+                helper.make_tensor("Z", T.INT4, (64, 1), [1] * 64))
+        data = m.SerializeToString()
+        a = np.random.default_rng(7).standard_normal((2, 64)).astype(np.float32)
+        got, ops, _ = _ours(data, a)
+        assert "MatMulNBits" not in ops
+        np.testing.assert_allclose(got, _ort(data, a), rtol=1e-5, atol=1e-5)

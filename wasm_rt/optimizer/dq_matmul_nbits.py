@@ -98,7 +98,8 @@ class _Weight:
                 return
             if z is not None and z.shape != s.shape:
                 return
-        elif s.ndim == 0 or (s.ndim == 1 and s.shape == (n,) and axis in (1, -1)):
+        # Per column only with axis 1 (absent or written), as onnxruntime: not -1.
+        elif s.ndim == 0 or (s.ndim == 1 and s.shape == (n,) and axis == 1):
             if z is not None and z.shape != s.shape:
                 return
             bs = _PER_COLUMN_BLOCK
