@@ -79,6 +79,16 @@ def probe_model():
     return _model(nodes, [x], [y, z], [w])
 
 
+def int4_model():
+    """y = DequantizeLinear(q: int4 [5], scale 0.5): int4 tensors in and a float out."""
+    q = helper.make_tensor_value_info("q", TensorProto.INT4, [5])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [5])
+    scale = numpy_helper.from_array(np.array(0.5, np.float32), "scale")
+    graph = helper.make_graph([helper.make_node("DequantizeLinear", ["q", "scale"], ["y"])],
+                              "g", [q], [y], [scale])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)], ir_version=10)
+
+
 def squeezenet_model():
     """onnx's light_squeezenet with seeded random weights in place of its constant
     placeholders (ConstantOfShape), so that the 1000 class scores differ."""
@@ -120,7 +130,7 @@ def compat_url(site, site_url):
         shutil.copy(dist / name, site / "ort" / name)
     models = site / "compat"
     models.mkdir(exist_ok=True)
-    for name, model in (("model", quickstart_model()), ("probe", probe_model()),
+    for name, model in (("model", quickstart_model()), ("probe", probe_model()), ("int4", int4_model()),
                         ("squeezenet", squeezenet_model())):
         (models / f"{name}.onnx").write_bytes(model.SerializeToString())
     for page in PAGES.glob("*.html"):
@@ -186,13 +196,13 @@ def test_image_classification_page(browser, compat_url):
 # what wasm_rt gives). Every other check of probe.html must give the same value or message.
 DIFFERENCES: dict = {
     "run.preallocated": (
-        "a pre-allocated CPU output in fetches is filled (onnxruntime-web 1.30 returns the same "
-        "tensor object but leaves its data as it was)",
+        ("a pre-allocated CPU output in fetches is filled (onnxruntime-web 1.30 returns the same "
+        "tensor object but leaves its data as it was)"),
         {"ok": {"same": True, "data": [7, 0, -10.5, 16, -3, -21], "keys": ["y"]}},
     ),
     "image.translucent": (
-        "fromImage reads an ImageData's bytes as they are; onnxruntime-web draws it on a canvas "
-        "when options are given, whose premultiplied alpha alters translucent pixels",
+        ("fromImage reads an ImageData's bytes as they are; onnxruntime-web draws it on a canvas "
+        "when options are given, whose premultiplied alpha alters translucent pixels"),
         {"ok": [float(np.float32(v / 255)) for v in (0, 148, 40, 188)]},
     ),
 }
@@ -213,6 +223,11 @@ def test_probe_page(browser, compat_url):
         if name not in DIFFERENCES | {n: 0 for n in SAME_FAILURE} and ort[name] != ours[name]
     }
     assert not mismatches, mismatches
+    # Checks that must succeed (not merely fail alike) on both.
+    for name in ("tensor.int4.run", "run.preallocated", "create.offsetLength", "opt.freeDims",
+                 "opt.eps.webnnThenWasm", "image.roundTrip", "tensor.float16"):
+        assert "ok" in ort[name] and "ok" in ours[name], (name, ort[name], ours[name])
+    assert ours["tensor.int4.run"]["ok"]["y"]["data"] == [0.5, 1, -4, -0.5, 3.5]
     for name in SAME_FAILURE:
         assert "error" in ort[name] and "error" in ours[name], (name, ort[name], ours[name])
     for name, (reason, expected) in DIFFERENCES.items():

@@ -48,7 +48,11 @@ ONNX_TO_JS = {
     "uint64": "uint64",
     "bool": "bool",
     "string": "string",
+    "int4": "int4",
+    "uint4": "uint4",
 }
+# 4-bit types: two values per byte on the JS side (low nibble first, as ONNX packs them).
+PACKED_4BIT = ("int4", "uint4")
 # Provider names the JS API accepts -> the Python session's provider names.
 PROVIDER_ALIASES = {
     "numpy": "NumpyExecutionProvider",
@@ -201,14 +205,16 @@ def feed_to_numpy(type_name: str, dims, data) -> np.ndarray:
     dims = [int(d) for d in _to_py(dims)]
     if type_name == "string":
         return np.array(list(_to_py(data)), dtype=object).reshape(dims)
-    if type_name not in JS_TO_NUMPY:
+    if type_name not in JS_TO_NUMPY and type_name not in PACKED_4BIT:
         raise TypeError(f"tensor type {type_name!r} is not supported by wasm_rt")
-    dtype = np.dtype(JS_TO_NUMPY[type_name])
     if hasattr(data, "assign_to"):  # a JS Uint8Array: one copy into the wasm heap
         raw = np.empty(data.byteLength, dtype=np.uint8)
         data.assign_to(raw)
     else:
         raw = np.frombuffer(bytes(data), dtype=np.uint8).copy()
+    if type_name in PACKED_4BIT:
+        return unpack_4bit(type_name, dims, raw)
+    dtype = np.dtype(JS_TO_NUMPY[type_name])
     if raw.nbytes != dtype.itemsize * int(np.prod(dims, dtype=np.int64)):
         raise ValueError(
             f"tensor of type {type_name} and dims {dims} needs "
@@ -217,9 +223,36 @@ def feed_to_numpy(type_name: str, dims, data) -> np.ndarray:
     return raw.view(dtype).reshape(dims)
 
 
+def unpack_4bit(type_name: str, dims: list[int], raw: np.ndarray) -> np.ndarray:
+    """Packed nibbles (ceil(n/2) bytes) -> wasm_rt's int4/uint4 array, one value per byte."""
+    from wasm_rt import dtypes
+
+    size = int(np.prod(dims, dtype=np.int64))
+    if raw.nbytes != (size + 1) // 2:
+        raise ValueError(f"tensor of type {type_name} and dims {dims} needs "
+                         f"{(size + 1) // 2} bytes, got {raw.nbytes}")
+    values = np.stack([raw & 0xF, raw >> 4], axis=1).reshape(-1)[:size]
+    if type_name == "int4":
+        return ((values.astype(np.int8) ^ 8) - 8).view(dtypes.int4).reshape(dims)
+    return values.view(dtypes.uint4).reshape(dims)
+
+
+def pack_4bit(arr: np.ndarray) -> np.ndarray:
+    """wasm_rt's int4/uint4 array -> packed nibbles, low nibble first."""
+    values = np.ascontiguousarray(arr).reshape(-1).view(np.uint8) & 0xF
+    if values.size % 2:
+        values = np.append(values, np.uint8(0))
+    return (values[0::2] | (values[1::2] << 4)).astype(np.uint8)
+
+
 def output_to_js(name: str, value) -> dict:
     """numpy output -> {name, type, dims, data}; data is 1-D so JS can take its buffer."""
+    from wasm_rt import dtypes
+
     arr = np.asarray(value)
+    for type_name in PACKED_4BIT:
+        if arr.dtype == getattr(dtypes, type_name) or str(arr.dtype) == type_name:
+            return {"name": name, "type": type_name, "dims": list(arr.shape), "data": pack_4bit(arr)}
     if arr.dtype == object or arr.dtype.kind in "US":
         return {
             "name": name,
