@@ -227,7 +227,18 @@ def _raised(fn):
     return None
 
 
-def test_webgpu_plan_runner_checks_terminate():
+@pytest.fixture
+def desktop_device_restored():
+    """init_desktop() sets a process-wide device; put the previous state back so later
+    tests (e.g. the no-device fallback warning in test_session.py) see no device."""
+    from wasm_rt.providers.webgpu import _js
+
+    saved = (_js._device, _js._device_reason)
+    yield
+    _js._device, _js._device_reason = saved
+
+
+def test_webgpu_plan_runner_checks_terminate(desktop_device_restored):
     """The WebGPU provider drives plans itself; it checks between steps too (desktop wgpu)."""
     pytest.importorskip("wgpu")
     import warnings

@@ -338,6 +338,16 @@ def test_optimized_model_round_trips_through_onnxruntime(tmp_path, external):
 # --- InferenceSession methods -------------------------------------------------------
 
 
+def _in_fresh_loop(coro):
+    """asyncio.run in a thread of its own: Playwright's sync API (the browser tests,
+    same pytest process) keeps an event loop running in the main thread."""
+    box = {}
+    thread = threading.Thread(target=lambda: box.setdefault("r", asyncio.run(coro)))
+    thread.start()
+    thread.join(30)
+    return box["r"]
+
+
 def test_run_async_callback_form_as_onnxruntime():
     model = _mul_model()
     for mod in (wasm_rt, ort):
@@ -358,8 +368,8 @@ def test_run_async_callback_form_as_onnxruntime():
         assert done.wait(10)
         assert got[1][0] == [] and got[1][1] == 7 and "tensor(double)" in got[1][2]
     sess = wasm_rt.InferenceSession(model)
-    (y,) = asyncio.run(sess.run_awaitable(None, {"X": X}))
-    (y2,) = asyncio.run(sess.run_async(None, {"X": X}))  # the awaitable form without a callback
+    (y,) = _in_fresh_loop(sess.run_awaitable(None, {"X": X}))
+    (y2,) = _in_fresh_loop(sess.run_async(None, {"X": X}))  # the awaitable form without a callback
     np.testing.assert_array_equal(y, y2)
 
 
