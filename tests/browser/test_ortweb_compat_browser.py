@@ -73,7 +73,7 @@ def quickstart_model():
 def probe_model():
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 3])
-    z = helper.make_tensor_value_info("z", TensorProto.FLOAT, ["batch", 3])
+    z = helper.make_tensor_value_info("z", TensorProto.FLOAT, [None, 3])  # an unknown dim
     w = numpy_helper.from_array(np.array([[1, -2, 0.5], [0, 1, -1], [2, 0, -3]], np.float32), "W")
     nodes = [helper.make_node("MatMul", ["x", "W"], ["y"]), helper.make_node("Relu", ["y"], ["z"])]
     return _model(nodes, [x], [y, z], [w])
@@ -256,3 +256,8 @@ def test_probe_page(browser, compat_url):
         assert ort[name] != expected, f"{name} no longer differs from onnxruntime-web"
     warning = 'removing requested execution provider "webnn"'
     assert any(warning in line for line in ort_log) and any(warning in line for line in our_log)
+    # Settings without meaning here are accepted and named in one warning each.
+    for name in ("env.wasm.proxy", "env.webgpu.powerPreference", 'extra "session.intra_op_thread_affinities"'):
+        hits = [line for line in our_log if line.startswith("warning: wasm_rt: ") and name in line]
+        assert len(hits) == 1, (name, our_log)
+    assert not any("env.wasm.numThreads" in line for line in our_log)  # 1 is what wasm_rt does
