@@ -147,12 +147,9 @@ class Planner:
                 f"{node.describe()}: {len(node.inputs)} inputs given, kernel "
                 f"{kernel.qualified_name} takes at most {kernel.max_inputs}"
             )
-        # Input count, required inputs and known types against the op's schema;
-        # the run-time check of the actual values is compiled here, once.
+        # Input count, required inputs, attributes and known types against the op's schema.
         input_checks.check_static(node, opset, known)
-        step = Step(node, kernel, provider.name, opset, _num_outputs(node))
-        step.input_check = input_checks.compile_check(node, opset)
-        return step
+        return Step(node, kernel, provider.name, opset, _num_outputs(node))
 
 
 def _compute_releases(plan: Plan) -> None:
@@ -236,7 +233,10 @@ class Executor:
         check = step.__dict__.get("alloc_check", _UNCOMPILED)
         if check is _UNCOMPILED:
             check = step.alloc_check = compile_check(node, step.opset)
-        input_check = step.__dict__.get("input_check")
+        # The input check too, at the step's first run (None for ops without a schema).
+        input_check = step.__dict__.get("input_check", _UNCOMPILED)
+        if input_check is _UNCOMPILED:
+            input_check = step.input_check = input_checks.compile_check(node, step.opset)
         if input_check is not None:
             input_check(args)  # dtypes / tensor vs sequence against the op's schema
         try:

@@ -18,6 +18,7 @@ and got, or accepts values it cannot judge (objects of other providers).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -36,6 +37,7 @@ _SEQ, _MAP, _UNKNOWN = "seq", "map", object()
 _TENSOR = re.compile(r"tensor\((\w+)\)$")
 
 
+@functools.lru_cache(maxsize=4096)
 def schema_for(domain: str, op_type: str, opset: int):
     """The schema entry ``(since, min, max, inputs, constraints, attributes)`` in force at
     ``opset``, or None for an op the table does not hold."""
@@ -115,6 +117,12 @@ class _Accepts:
         return key == (_SEQ, None) and self.seq
 
 
+@functools.cache
+def _accepts(types: tuple[str, ...], optional: bool) -> _Accepts:
+    """Shared per (types, optional): planning stays cheap per node."""
+    return _Accepts(types, optional)
+
+
 def _show_types(types: tuple[str, ...], n: int = 8) -> str:
     shown = ", ".join(types[:n])
     return shown + (f" and {len(types) - n} more" if len(types) > n else "")
@@ -154,31 +162,52 @@ def describe_key(key) -> str:
     return "a value of unknown type"
 
 
+class _Param:
+    """One formal input of a schema version: name, constraint, option, what it accepts."""
+
+    __slots__ = ("accepts", "constraint", "formal", "option")
+
+    def __init__(self, formal, type_str, option, constraints):
+        self.formal, self.option = formal, option
+        self.constraint = type_str if type_str in constraints else None
+        self.accepts = _accepts(_types_of(type_str, constraints), option == OPTIONAL)
+
+
 class _Formal:
-    """One input position of a node: its schema facts and what it accepts."""
+    """One input position of a node: its index, value name and schema facts."""
 
     __slots__ = ("accepts", "constraint", "formal", "index", "name", "option")
 
-    def __init__(self, index, name, formal, type_str, option, constraints):
-        self.index, self.name, self.formal, self.option = index, name, formal, option
-        self.constraint = type_str if type_str in constraints else None
-        self.accepts = _Accepts(_types_of(type_str, constraints), option == OPTIONAL)
+    def __init__(self, index: int, name: str, param: _Param):
+        self.index, self.name = index, name
+        self.formal, self.option = param.formal, param.option
+        self.constraint, self.accepts = param.constraint, param.accepts
 
     def label(self) -> str:
         return f"input {self.index} ('{self.name}', {self.formal})"
 
 
+# (id of a schema entry, input count) -> its params; the entries live as long as the module.
+_PARAMS: dict[tuple[int, int], tuple[_Param, ...]] = {}
+
+
+def _params(schema, n: int) -> tuple[_Param, ...]:
+    found = _PARAMS.get((id(schema), n))
+    if found is None:
+        _, _, _, inputs, constraints, _ = schema
+        out = []
+        for i in range(n if inputs else 0):
+            fname, type_str, option = inputs[min(i, len(inputs) - 1)]
+            if i >= len(inputs) and option not in (VARIADIC, HETEROGENEOUS):
+                break  # too many inputs: reported by check_static
+            out.append(_Param(fname, type_str, option, constraints))
+        found = _PARAMS[(id(schema), n)] = tuple(out)
+    return found
+
+
 def _formals(node, schema) -> list[_Formal]:
-    _, _, _, inputs, constraints, _ = schema
-    out = []
-    for i, name in enumerate(node.inputs):
-        if not inputs:
-            break
-        fname, type_str, option = inputs[min(i, len(inputs) - 1)]
-        if i >= len(inputs) and option not in (VARIADIC, HETEROGENEOUS):
-            break  # too many inputs: reported by check_static
-        out.append(_Formal(i, name, fname, type_str, option, constraints))
-    return out
+    names = node.inputs
+    return [_Formal(i, names[i], p) for i, p in enumerate(_params(schema, len(names)))]
 
 
 def _groups(formals: list[_Formal]) -> list[list[_Formal]]:
@@ -187,7 +216,7 @@ def _groups(formals: list[_Formal]) -> list[list[_Formal]]:
     for f in formals:
         if f.constraint is not None and f.option != HETEROGENEOUS:
             by.setdefault(f.constraint, []).append(f)
-    return [g for g in by.values() if len(g) > 1]
+    return [g for g in by.values() if len(g) > 1] if len(by) < len(formals) else []
 
 
 def _same(a, b) -> bool:
@@ -257,14 +286,16 @@ def check_static(node, opset: int, known: dict[str, Any] | None = None) -> None:
     given = len(node.inputs)
     while given and not node.inputs[given - 1]:
         given -= 1  # trailing empty names: omitted optional inputs
-    where = f"{node.describe()} (opset {opset})"
+    def where() -> str:  # built only for an error
+        return f"{node.describe()} (opset {opset})"
+
     if hi is not None and given > hi:
-        raise _error(node, f"{where}: expected at most {hi} input(s), got {given}")
+        raise _error(node, f"{where()}: expected at most {hi} input(s), got {given}")
     if given < lo:
         missing = ", ".join(f"{i} ('{inputs[min(i, len(inputs) - 1)][0]}')"
                             for i in range(given, lo))
         raise _error(
-            node, f"{where}: expected at least {lo} input(s), got {given} (missing input {missing})"
+            node, f"{where()}: expected at least {lo} input(s), got {given} (missing input {missing})"
         )
     for i, name in enumerate(node.inputs):
         if name or not inputs:
@@ -273,7 +304,7 @@ def check_static(node, opset: int, known: dict[str, Any] | None = None) -> None:
         if option != OPTIONAL:
             raise _error(
                 node,
-                f"{where}: input {i} ('{fname}') is required, got an empty name (no value)",
+                f"{where()}: input {i} ('{fname}') is required, got an empty name (no value)",
             )
     if known:
         formals = _formals(node, schema)
@@ -316,19 +347,28 @@ def _describe_attr(v) -> str:
     return f"{type(v).__name__} {v!r}"[:80]
 
 
+@functools.cache
+def _attr_spec(spec: str) -> tuple[tuple[str, str, bool], ...]:
+    return tuple(
+        (name, code.rstrip("!"), code.endswith("!"))
+        for name, code in (item.split(":") for item in spec.split())
+    )
+
+
 def _check_attributes(node, opset: int, spec: str) -> None:
     """Required attributes present and every attribute of the schema's type."""
-    where = f"{node.describe()} (opset {opset})"
-    for item in spec.split():
-        name, code = item.split(":")
-        required = code.endswith("!")
-        code = code.rstrip("!")
-        if name not in node.attrs:
+    attrs = node.attrs
+    for name, code, required in _attr_spec(spec):
+        if name not in attrs:
             if required:
-                raise _error(node, f"{where}: attribute '{name}' is required, got none")
+                raise _error(
+                    node, f"{node.describe()} (opset {opset}): attribute '{name}' is "
+                    "required, got none"
+                )
             continue
         test = _ATTR_TESTS.get(code)
-        if test is not None and not test[0](node.attrs[name]):
+        if test is not None and not test[0](attrs[name]):
+            where = f"{node.describe()} (opset {opset})"
             raise _error(
                 node,
                 f"{where}: attribute '{name}': expected {test[1]}, got "
