@@ -1,7 +1,7 @@
 """Fuzz wasm_rt with hostile models; every case runs in a worker subprocess.
 
     python scripts/fuzz.py --cases 2000 [--seed 0] [--timeout 20] [--memory-limit 16777216]
-                           [--out fuzz-reproducers]
+                           [--out fuzz-reproducers] [--list-wrapped]
 
 Cases come from generators (``GENERATORS``): byte and field mutations of two real
 models (the ones tests/test_fuzz.py fuzzes), random single ops built from their
@@ -21,6 +21,9 @@ is reused across cases and restarted after a hang or a crash, and classified as:
   numpy's allocator itself failed (a ``MemoryError`` that no size check caught);
 - ``crash``: the worker died (segfault, abort, killed for memory).
 
+A ``wasm_rt_error`` that is a kernel's Python exception wrapped as ``Fail`` is
+counted in the "wrapped" line (``--list-wrapped`` prints each such case): such
+input should have been refused by name before the kernel ran.
 Every case that is not ok/wasm_rt_error is written to ``--out`` as
 ``<class>-<n>.onnx`` plus ``.npz`` feeds and ``.txt`` (generator, error), and its
 one-line summary is printed.  The last line is the summary of counts.

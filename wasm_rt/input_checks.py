@@ -3,10 +3,12 @@
 The table is :mod:`wasm_rt.ops._schemas` (generated from onnx/onnxruntime at
 development time: Pyodide has neither).  At plan time (:func:`check_static`)
 a node must give its op between ``min`` and ``max`` inputs, name every input
-that is not optional, and its initializers and the model's declared input types
-must be allowed by each input's type constraint (and agree where inputs share
-one).  Before each kernel runs, the per-step checker from
-:func:`compile_check` compares the actual values: numpy dtype against the
+that is not optional, give every required attribute, each attribute of its
+schema type, and its initializers and the model's declared input types must be
+allowed by each input's type constraint (and agree where inputs share one).
+Before each kernel runs, the per-step checker from :func:`compile_check`
+(compiled at the step's first run, kept on the step, as
+:mod:`wasm_rt.alloc_checks` does) compares the actual values: numpy dtype against the
 constraint (wasm_rt's structured low-precision dtypes included), tensor
 against sequence (Python list) against map (dict), an empty optional (None)
 only where the schema allows it, and one type for the inputs of a shared
