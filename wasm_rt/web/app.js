@@ -295,14 +295,15 @@ function esc(s) {
 }
 
 function renderModelInfo(session) {
-  const row = (m) => `<tr><td>${esc(m.name)}</td><td>${esc(m.type)}</td><td>[${m.shape.map((d) => esc(d ?? "?")).join(", ")}]</td></tr>`;
+  const row = (m) => `<tr><td>${esc(m.name)}</td><td>${esc(m.type)}</td><td>[${m.shape.map((d) => esc(d === -1 || d == null ? "?" : d)).join(", ")}]</td></tr>`;
   $("model-info").innerHTML = `
     <p>Loaded in ${session.loadMs.toFixed(0)} ms on ${esc(session.providers.join(", "))}.</p>
     <table><tr><th colspan="3">Inputs</th></tr>${session.inputMetadata.map(row).join("")}
     <tr><th colspan="3">Outputs</th></tr>${session.outputMetadata.map(row).join("")}</table>`;
   $("feeds").innerHTML = session.inputMetadata
     .map((m, i) => {
-      const dims = m.shape.map((d) => (typeof d === "number" ? d : 1)).join(",");
+      // Unknown dims are -1 (as in onnxruntime-web) and named ones strings: both default to 1.
+      const dims = m.shape.map((d) => (typeof d === "number" && d >= 0 ? d : 1)).join(",");
       return `<p class="feed">${esc(m.name)}: random with dims <input data-i="${i}" class="dims" value="${dims}" size="16">
         or .npy <input type="file" data-i="${i}" class="npy" accept=".npy"></p>`;
     })
