@@ -88,6 +88,8 @@ def sequence_length(seq):
 
 @register("SplitToSequence", since=11)
 def split_to_sequence(x, split=None, *, axis=0, keepdims=1):
+    if x.ndim == 0:  # normalize_axis lets axis 0 through for a scalar
+        raise ValueError("SplitToSequence: input must have rank >= 1, got a scalar")
     axis = normalize_axis(axis, x.ndim)
     dim = x.shape[axis]
     if split is None:
