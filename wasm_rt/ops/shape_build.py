@@ -25,6 +25,8 @@ _PAD_MODES = {
 
 
 def _pad(x: np.ndarray, pads, mode: str, value, axes=None) -> np.ndarray:
+    if x.ndim == 0:  # as onnxruntime: a scalar has no axes to pad
+        raise ValueError("Pad: input must have rank >= 1, got a scalar")
     pads = as_int_list(pads)
     axes = (
         list(range(x.ndim))
