@@ -199,6 +199,8 @@ def test_attribute_of_the_wrong_type_is_refused_at_load():
         (helper.make_node("ArgMax", ["a"], ["y"]), {"a": np.float32(1)}, "rank >= 1, got a scalar"),
         (helper.make_node("Split", ["a"], ["y", "z"]), {"a": np.float32(1)}, "rank >= 1"),
         (helper.make_node("SplitToSequence", ["a"], ["y"]), {"a": np.float32(1)}, "rank >= 1"),
+        (helper.make_node("Pad", ["a", "p"], ["y"]), {"a": np.float32(1),
+         "p": np.zeros(0, np.int64)}, "Pad: input must have rank >= 1"),
         (helper.make_node("Squeeze", ["a", "ax"], ["y"]), {"a": np.float32(1),
          "ax": np.array([0], np.int64)}, "axes \\[0\\] given for a scalar"),
         (helper.make_node("OneHot", ["i", "d", "v"], ["y"]), {
@@ -208,7 +210,7 @@ def test_attribute_of_the_wrong_type_is_refused_at_load():
             "a": np.ones((2, 2), np.float32), "k": np.zeros(0, np.int64)},
          "k must be a single value"),
     ],
-    ids=["ArgMax", "Split", "SplitToSequence", "Squeeze", "OneHot", "Trilu"],
+    ids=["ArgMax", "Split", "SplitToSequence", "Pad", "Squeeze", "OneHot", "Trilu"],
 )
 def test_what_the_schema_cannot_say_is_named_by_the_kernel(node, feeds, msg):
     # Shapes and values the type system cannot express: the kernel says what it needed.
