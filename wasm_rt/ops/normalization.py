@@ -215,6 +215,8 @@ def group_norm_21(x, scale, bias, *, epsilon=1e-5, num_groups, stash_type=1):
 def lrn(x, *, alpha=1e-4, beta=0.75, bias=1.0, size):
     if x.ndim < 3:
         raise ValueError(f"LRN needs rank >= 3 (N, C, ...), got {x.shape}")
+    if size < 1:
+        raise ValueError(f"LRN: size must be positive, got {size}")
     dt = _acc(x.dtype)
     sq = np.square(x.astype(dt, copy=False))
     c = x.shape[1]
