@@ -74,6 +74,9 @@ class _Setup:
     def __init__(self, op, x, w, r, b, sequence_lens, initial_states, *, gates, direction, hidden_size, layout, activations, defaults, alphas, betas, clip):
         if direction not in ("forward", "reverse", "bidirectional"):
             raise ValueError(f"{op}: direction must be forward, reverse or bidirectional, got {direction!r}")
+        for name, v in (("X", x), ("W", w), ("R", r)):
+            if v.ndim != 3:
+                raise ValueError(f"{op}: {name} must have rank 3, got shape {v.shape}")
         self.num_dirs = 2 if direction == "bidirectional" else 1
         self.reverse = [False, True] if self.num_dirs == 2 else [direction == "reverse"]
         self.out_dtype = x.dtype
