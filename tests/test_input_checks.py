@@ -199,6 +199,11 @@ def test_attribute_of_the_wrong_type_is_refused_at_load():
         (helper.make_node("ArgMax", ["a"], ["y"]), {"a": np.float32(1)}, "rank >= 1, got a scalar"),
         (helper.make_node("Split", ["a"], ["y", "z"]), {"a": np.float32(1)}, "rank >= 1"),
         (helper.make_node("SplitToSequence", ["a"], ["y"]), {"a": np.float32(1)}, "rank >= 1"),
+        (helper.make_node("LRN", ["a"], ["y"], size=-2), {"a": np.ones((1, 3, 2), np.float32)},
+         "LRN: size must be positive, got -2"),
+        (helper.make_node("LSTM", ["a", "w", "r"], ["y"], hidden_size=1), {
+            "a": np.ones((1, 1, 1), np.float32), "w": np.float32(1), "r": np.float32(1)},
+         "LSTM: W must have rank 3, got shape \\(\\)"),
         (helper.make_node("Pad", ["a", "p"], ["y"]), {"a": np.float32(1),
          "p": np.zeros(0, np.int64)}, "Pad: input must have rank >= 1"),
         (helper.make_node("Squeeze", ["a", "ax"], ["y"]), {"a": np.float32(1),
@@ -210,7 +215,7 @@ def test_attribute_of_the_wrong_type_is_refused_at_load():
             "a": np.ones((2, 2), np.float32), "k": np.zeros(0, np.int64)},
          "k must be a single value"),
     ],
-    ids=["ArgMax", "Split", "SplitToSequence", "Pad", "Squeeze", "OneHot", "Trilu"],
+    ids=["ArgMax", "Split", "SplitToSequence", "LRN", "LSTM", "Pad", "Squeeze", "OneHot", "Trilu"],
 )
 def test_what_the_schema_cannot_say_is_named_by_the_kernel(node, feeds, msg):
     # Shapes and values the type system cannot express: the kernel says what it needed.
