@@ -87,13 +87,27 @@ def _run_in_thread(sess, feeds, options):
     return thread, box
 
 
-def _terminate_mid_run(sess, feeds, started_after: float = 0.3):
+def _terminate_mid_run(sess, feeds):
+    """Set RunOptions.terminate from this thread while the run is inside its node loop.
+
+    No timing guess: the run's first checkpoint calls ``cancel_check``, which tells this
+    thread the run has started and holds the run there until ``terminate`` is set (a
+    fast machine finishes a sleep-then-terminate model before the sleep is over)."""
     options = wasm_rt.RunOptions()
+    started, go_on = threading.Event(), threading.Event()
+
+    def gate():
+        if not started.is_set():
+            started.set()
+            go_on.wait(10)
+        return False  # never asks to stop itself: terminate does
+
+    options.cancel_check = gate
     thread, box = _run_in_thread(sess, feeds, options)
-    time.sleep(started_after)
-    assert thread.is_alive(), f"the run ended before it could be cancelled: {box}"
+    assert started.wait(10), f"the run never reached its first checkpoint: {box}"
     options.terminate = True
     set_at = time.monotonic()
+    go_on.set()
     thread.join(10)
     assert not thread.is_alive(), "the run did not stop within 10 s of RunOptions.terminate"
     assert "error" in box, f"the run was not cancelled: {box}"
@@ -155,7 +169,7 @@ def test_terminate_set_before_the_run_fails_at_once_as_in_onnxruntime():
 def test_terminate_stops_scan_between_iterations():
     sess = wasm_rt.InferenceSession(_scan_model())
     feeds = {"s0": np.zeros(3, np.float32), "x": np.ones((400_000, 3), np.float32)}
-    err, latency = _terminate_mid_run(sess, feeds, started_after=0.3)
+    err, latency = _terminate_mid_run(sess, feeds)
     assert isinstance(err, RunCancelled), repr(err)
     assert "Scan node 'scan'" in str(err) or "node 'scan' (Scan) failed" in str(err), str(err)
     assert latency < 2.0, latency  # a shared 2-core machine can delay the thread switch

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import numpy as np
 import onnxruntime
@@ -10,6 +11,16 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from wasm_rt.site import worker_bridge as wb
+
+
+def _in_fresh_loop(coro):
+    """asyncio.run in a thread of its own: Playwright's sync API (the browser tests,
+    same pytest process) keeps an event loop running in the main thread."""
+    box = {}
+    thread = threading.Thread(target=lambda: box.setdefault("r", asyncio.run(coro)))
+    thread.start()
+    thread.join(60)
+    return box["r"]
 
 
 def _matmul_model(ir_version=8):
@@ -30,7 +41,7 @@ def test_page_options_reach_the_session():
     assert so.execution_mode.name == "ORT_PARALLEL"
     assert so.log_severity_level == 3 and so.logid == "page"
     assert so.get_session_config_entry("session.custom_key") == "1"
-    r = asyncio.run(wb.create(901, _matmul_model().SerializeToString(), options, []))
+    r = _in_fresh_loop(wb.create(901, _matmul_model().SerializeToString(), options, []))
     assert r["ok"]["inputMetadata"] == [{"name": "x", "isTensor": True, "type": "float32",
                                          "onnxType": "tensor(float)", "shape": [2, 3]}]
     wb.release(901)
@@ -42,10 +53,10 @@ def test_external_data_files_from_the_page(tmp_path):
     onnx.save_model(_matmul_model(), str(tmp_path / "m.onnx"), save_as_external_data=True,
                     all_tensors_to_one_file=True, location="w.bin", size_threshold=0)
     files = [["w.bin", (tmp_path / "w.bin").read_bytes()]]
-    r = asyncio.run(wb.create(902, (tmp_path / "m.onnx").read_bytes(), {}, files))
+    r = _in_fresh_loop(wb.create(902, (tmp_path / "m.onnx").read_bytes(), {}, files))
     assert "ok" in r, r
     x = np.array([[1, 2, 3]], np.float32)
-    out = asyncio.run(wb.run(902, [["x", "float32", [1, 3], x.tobytes()]]))
+    out = _in_fresh_loop(wb.run(902, [["x", "float32", [1, 3], x.tobytes()]]))
     expected = onnxruntime.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"x": x})[0]
     got = np.frombuffer(out["ok"]["outputs"][0]["data"].tobytes(), np.float32)
     np.testing.assert_array_equal(got, expected.ravel())
