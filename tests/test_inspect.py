@@ -298,6 +298,8 @@ def test_peak_estimate_on_transformer_exports(path):
     ratio = _record(name, report, _measured_peak(str(path), feeds))
     # The smallest exports hold a few hundred KiB of weights, so kernel scratch buffers
     # and Python objects the estimate models only roughly weigh as much as the tensors;
-    # the table in the run summary has each ratio. The bound catches gross errors.
-    assert 0.3 <= ratio <= 1.5, ratio
+    # the table in the run summary has each ratio. The bound catches gross errors; the
+    # float16 exports sit lowest (~0.30, varying by ±0.01 between runs) because the
+    # float32 copies the float16 pass makes at load are not modelled.
+    assert 0.25 <= ratio <= 1.5, ratio
     assert math.isfinite(report.memory["peak_bytes"])

@@ -92,6 +92,9 @@ def test_conv_bn_fusion_still_fuses_good_pairs():
     assert "conv_batchnorm_fusion" in sess.applied_optimizations
     (y,) = sess.run(None, {"x": X})
     np.testing.assert_allclose(y, np.full((1, 4, 2, 2), (3 - 1) / np.sqrt(1 + 1e-5) + 1), rtol=1e-6)
+    # The fused W and B replace the originals: the session does not hold both sets.
+    held = set(sess._graph.initializers)
+    assert held == {n for n in held if "__bn_fused_" in n} and len(held) == 2, held
 
 
 # --- names that are not UTF-8 -----------------------------------------------------------

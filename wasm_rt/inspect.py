@@ -506,8 +506,9 @@ def _node_total(g: Graph) -> int:
 
 
 def _bn_fusion_bytes(graph: Graph, steps: list[Node], constants: set[str], sizes: _Sizes) -> int:
-    """Conv + inference BatchNormalization fused at load adds new W and B initializers;
-    the session keeps the original ones too (optimizer/fusion.py deletes nothing)."""
+    """Conv + inference BatchNormalization fused at load: new W and B initializers
+    replace the originals, which optimizer/fusion.py drops when nothing else reads them;
+    the difference (new B minus the BN parameters and old B) is what this returns."""
     readers = collections.Counter(n for node in steps for n in node.inputs if n)
     outputs = {vi.name for vi in graph.outputs}
     producers = {node.outputs[0]: node for node in steps if node.op_type == "Conv" and node.outputs}
@@ -528,6 +529,8 @@ def _bn_fusion_bytes(graph: Graph, steps: list[Node], constants: set[str], sizes
         shape = sizes.shape(conv.inputs[1])
         channels = shape[0] if shape else 0
         extra += w + channels * (sizes.itemsize(conv.inputs[1]) or 4)
+        originals = {n for n in list(conv.inputs[1:]) + list(bn.inputs[1:]) if n}
+        extra -= sum(_constant_bytes(graph, n, sizes) for n in originals if readers[n] == 1)
     return extra
 
 

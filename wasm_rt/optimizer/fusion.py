@@ -29,6 +29,7 @@ def fuse_conv_batchnorm(graph: Graph, ctx: "PassContext") -> bool:
     outputs = {vi.name for vi in graph.outputs}
     constants = set(graph.initializers) - ctx.overridable
     removed: set[int] = set()
+    replaced: set[str] = set()  # the original W, B and BN parameters of fused pairs
     for conv in graph.nodes:
         if conv.op_type != "Conv" or conv.domain or len(conv.outputs) != 1:
             continue
@@ -48,12 +49,22 @@ def fuse_conv_batchnorm(graph: Graph, ctx: "PassContext") -> bool:
         new_b = ((b.astype(np.float64) - mean) * scale + beta).astype(w.dtype)
         w_name, b_name = f"{conv.name}__bn_fused_W", f"{conv.name}__bn_fused_B"
         graph.initializers[w_name], graph.initializers[b_name] = new_w, new_b
+        replaced.update(n for n in conv.inputs[1:] + bn.inputs[1:5] if n)
         conv.inputs = [conv.inputs[0], w_name, b_name]
         conv.outputs = [bn.outputs[0]]
         removed.add(id(bn))
     if not removed:
         return False
     graph.nodes = [n for n in graph.nodes if id(n) not in removed]
+    # Dead-node elimination ran before this pass: drop the originals nothing reads
+    # any more, or the session holds both weight sets (resnet50: 187 MiB, not 98).
+    still_read = set(outputs) | ctx.overridable
+    for node in graph.nodes:
+        still_read.update(node.inputs)
+        for g in node.subgraphs():
+            still_read |= g.outer_refs()
+    for name in replaced - still_read:
+        graph.initializers.pop(name, None)
     return True
 
 
