@@ -77,8 +77,10 @@ def test_same_sources_give_the_same_wheel(wheel, tmp_path):
     assert make_wheel(tmp_path).read_bytes() == wheel.read_bytes()
 
 
-def test_installed_package_repacks_the_wheel_it_was_installed_from(wheel, tmp_path):
-    target = tmp_path / "site-packages"
+@pytest.fixture(scope="module")
+def installed(wheel, tmp_path_factory) -> Path:
+    """The wheel pip-installed into a folder of its own (no checkout there)."""
+    target = tmp_path_factory.mktemp("site-packages")
     subprocess.run(
         [
             sys.executable,
@@ -94,6 +96,12 @@ def test_installed_package_repacks_the_wheel_it_was_installed_from(wheel, tmp_pa
         ],
         check=True,
     )
+    return target
+
+
+def test_installed_package_repacks_the_wheel_it_was_installed_from(
+    wheel, installed, tmp_path
+):
     out = tmp_path / "out"
     out.mkdir()
     # -I: no checkout on sys.path, so wasm_rt is the installed copy.
@@ -103,7 +111,7 @@ def test_installed_package_repacks_the_wheel_it_was_installed_from(wheel, tmp_pa
         "print(w.make_wheel(sys.argv[2]))"
     )
     proc = subprocess.run(
-        [sys.executable, "-I", "-c", code, str(target), str(out)],
+        [sys.executable, "-I", "-c", code, str(installed), str(out)],
         capture_output=True,
         text=True,
         check=True,
@@ -121,24 +129,10 @@ def test_installed_package_repacks_the_wheel_it_was_installed_from(wheel, tmp_pa
     )
 
 
-def test_build_site_from_the_installed_wheel_without_a_checkout(wheel, tmp_path):
+def test_build_site_from_the_installed_wheel_without_a_checkout(
+    wheel, installed, tmp_path
+):
     """``pip install wasm_rt`` then ``wasm-rt build-site OUT``: no source tree needed."""
-    target = tmp_path / "site-packages"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-index",
-            "--target",
-            str(target),
-            str(wheel),
-        ],
-        check=True,
-    )
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]); "
         "from wasm_rt.cli import main; sys.exit(main(['build-site', sys.argv[2]]))"
@@ -147,7 +141,7 @@ def test_build_site_from_the_installed_wheel_without_a_checkout(wheel, tmp_path)
     # The checkout's verified Pyodide bundle, so the test does not download a second one.
     env = {**os.environ, "WASM_RT_PYODIDE_DIR": str(bundle.ensure_bundle(quiet=True))}
     subprocess.run(
-        [sys.executable, "-I", "-c", code, str(target), str(site)],
+        [sys.executable, "-I", "-c", code, str(installed), str(site)],
         check=True,
         cwd=tmp_path,
         env=env,
